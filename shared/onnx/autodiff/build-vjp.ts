@@ -1,0 +1,243 @@
+/**
+ * Reverse-mode differentiation of an ONNX graph: given a forward model, builds a second model
+ * that returns the forward output `of` together with the vector-Jacobian product
+ * J_of(wrt)^T * grad_of, using only standard-domain ops at the forward graph's opset.
+ *
+ * Only nodes on a path from `wrt` to `of` are differentiated; everything else (shape
+ * arithmetic, timestep embeddings, conditioning) is kept as forward computation.
+ */
+import { GraphBuilder } from '../graph-builder.ts';
+import type { GraphProto, ModelProto, NodeProto, ValueInfoProto } from '../proto/types.ts';
+import { inferShapes } from '../shape/infer-shapes.ts';
+import type { ValueShape } from '../shape/value-shape.ts';
+import { tensorValues } from '../tensor.ts';
+import type { VjpContext } from './rule.ts';
+import { vjpRules } from './rules/index.ts';
+
+export const MIN_OPSET = 14;
+export const MAX_OPSET = 21;
+
+export class VjpBuildError extends Error {
+  override name = 'VjpBuildError';
+}
+
+export interface VjpOptions {
+  /** Graph input to differentiate with respect to, e.g. 'sample'. */
+  wrt: string;
+  /** Graph output to differentiate, e.g. 'out_sample'. */
+  of: string;
+}
+
+export function gradName(name: string): string {
+  return `grad_${name}`;
+}
+
+export function defaultOpset(model: ModelProto): number {
+  const entry = model.opsetImport.find((o) => o.domain === '' || o.domain === 'ai.onnx');
+  if (!entry) throw new VjpBuildError('the model imports no default-domain (ai.onnx) opset');
+  return entry.version;
+}
+
+export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProto {
+  const { wrt, of } = options;
+  const graph = model.graph;
+  const opset = defaultOpset(model);
+  if (opset < MIN_OPSET || opset > MAX_OPSET) {
+    throw new VjpBuildError(`opset ${opset} is not supported: gradient graphs are built for opsets ${MIN_OPSET} to ${MAX_OPSET}`);
+  }
+  const initNames = new Set(graph.initializer.map((t) => t.name));
+  const inputs = graph.input.filter((i) => !initNames.has(i.name));
+  const wrtInfo = inputs.find((i) => i.name === wrt);
+  if (!wrtInfo) {
+    throw new VjpBuildError(`'${wrt}' is not an input of the graph; inputs are: ${inputs.map((i) => i.name).join(', ')}`);
+  }
+  const ofInfo = graph.output.find((o) => o.name === of);
+  if (!ofInfo) {
+    throw new VjpBuildError(`'${of}' is not an output of the graph; outputs are: ${graph.output.map((o) => o.name).join(', ')}`);
+  }
+
+  const order = topologicalOrder(graph);
+  const active = activeNodes(order, wrt, of);
+  if (active.size === 0) throw new VjpBuildError(`output '${of}' does not depend on input '${wrt}'`);
+
+  const shapes = inferShapes(graph, opset);
+  const constants = new Map(graph.initializer.map((t) => [t.name, t]));
+  const constantNodes = new Map<string, NodeProto>();
+  for (const n of graph.node) if (n.opType === 'Constant' && n.output[0]) constantNodes.set(n.output[0], n);
+
+  const taken = new Set<string>([...graph.initializer.map((t) => t.name), ...graph.input.map((i) => i.name)]);
+  for (const n of graph.node) {
+    n.output.forEach((o) => taken.add(o));
+    taken.add(n.name);
+  }
+  const gradOf = gradName(of);
+  const gradWrt = gradName(wrt);
+  if (taken.has(gradOf) || taken.has(gradWrt)) throw new VjpBuildError(`the graph already uses the name '${gradOf}' or '${gradWrt}'`);
+  taken.add(gradOf);
+  taken.add(gradWrt);
+  const b = new GraphBuilder(opset, taken, 'vjp/');
+
+  // Cotangent contributions per forward value, summed when a value feeds several consumers.
+  const contributions = new Map<string, string[]>([[of, [gradOf]]]);
+  const onPath = new Set<string>([wrt]);
+  for (const n of order) if (active.has(n)) n.output.forEach((o) => onPath.add(o));
+
+  const cotangent = (name: string): string | undefined => {
+    const terms = contributions.get(name);
+    if (!terms || terms.length === 0) return undefined;
+    if (terms.length > 1) contributions.set(name, [b.sum(terms)]);
+    return contributions.get(name)![0];
+  };
+
+  for (let idx = order.length - 1; idx >= 0; idx--) {
+    const node = order[idx]!;
+    if (!active.has(node)) continue;
+    const label = `node '${node.name || node.output[0]}' (${node.domain ? `${node.domain}.` : ''}${node.opType})`;
+    const fail = (reason: string): never => {
+      throw new VjpBuildError(`${label}: ${reason}`);
+    };
+    if (node.domain !== '' && node.domain !== 'ai.onnx') {
+      fail(`op from domain '${node.domain}' lies on the gradient path; only standard ONNX ops can be differentiated`);
+    }
+    const rule = vjpRules[node.opType];
+    if (!rule) fail(`no gradient rule for op '${node.opType}', which lies on the path from '${wrt}' to '${of}'`);
+    const dys = node.output.map((o) => (o && onPath.has(o) ? cotangent(o) : undefined));
+    if (dys.every((d) => d === undefined)) continue;
+
+    const ctx: VjpContext = {
+      node,
+      b,
+      opset,
+      dy: (k = 0) => dys[k],
+      wants: (k) => {
+        const name = node.input[k];
+        return !!name && onPath.has(name);
+      },
+      input: (k) => node.input[k] ?? '',
+      output: (k) => node.output[k] ?? '',
+      shape: (name) => shapes.get(name) ?? fail(`no static type/shape known for '${name}'`),
+      shapeOrUndefined: (name) => shapes.get(name),
+      attribute: (name) => node.attribute.find((a) => a.name === name),
+      attrInt: (name, fallback) => node.attribute.find((a) => a.name === name)?.i ?? fallback,
+      attrInts: (name) => node.attribute.find((a) => a.name === name)?.ints,
+      attrFloat: (name, fallback) => node.attribute.find((a) => a.name === name)?.f ?? fallback,
+      attrString: (name, fallback) => {
+        const s = node.attribute.find((a) => a.name === name)?.s;
+        return s ? new TextDecoder().decode(s) : fallback;
+      },
+      constInts: (k) => constIntsOf(node.input[k], constants, constantNodes, shapes),
+      fail,
+    };
+    const grads = rule!(ctx);
+    node.input.forEach((name, k) => {
+      if (!name || !onPath.has(name)) return;
+      const g = grads[k];
+      if (g === undefined) return;
+      const list = contributions.get(name) ?? [];
+      list.push(g);
+      contributions.set(name, list);
+    });
+  }
+
+  const finalGrad = cotangent(wrt);
+  if (!finalGrad) throw new VjpBuildError(`no gradient reached '${wrt}'`);
+  b.nodes.push({ input: [finalGrad], output: [gradWrt], name: b.fresh('grad_output'), opType: 'Identity', domain: '', attribute: [] });
+
+  const outputs: ValueInfoProto[] = [ofInfo, { name: gradWrt, type: wrtInfo.type }];
+  const newGraph: GraphProto = {
+    ...graph,
+    name: `${graph.name || 'graph'}_vjp`,
+    node: [...order, ...b.nodes],
+    initializer: [...graph.initializer, ...b.initializers],
+    input: [...graph.input, { name: gradOf, type: ofInfo.type }],
+    output: outputs,
+    valueInfo: graph.valueInfo,
+  };
+  pruneDeadNodes(newGraph);
+  return {
+    ...model,
+    graph: newGraph,
+    producerName: 'preciseinv',
+    metadataProps: [
+      ...model.metadataProps.filter((p) => !p.key.startsWith('preciseinv.')),
+      { key: 'preciseinv.vjp.wrt', value: wrt },
+      { key: 'preciseinv.vjp.of', value: of },
+    ],
+  };
+}
+
+function constIntsOf(
+  name: string | undefined,
+  constants: Map<string, import('../proto/types.ts').TensorProto>,
+  constantNodes: Map<string, NodeProto>,
+  shapes: Map<string, ValueShape>,
+): number[] | undefined {
+  if (!name) return undefined;
+  const t = constants.get(name) ?? constantNodes.get(name)?.attribute.find((a) => a.name === 'value')?.t;
+  if (t && t.dataLocation !== 1) return tensorValues(t);
+  const v = shapes.get(name)?.values;
+  return v && v.every((x) => x !== null) ? (v as number[]) : undefined;
+}
+
+/**
+ * The graph's nodes, checked to be in topological order as the ONNX spec requires (values read
+ * by subgraphs from the outer scope are not checked here; ORT checks them when it loads).
+ */
+export function topologicalOrder(graph: GraphProto): NodeProto[] {
+  const available = new Set<string>(['', ...graph.input.map((i) => i.name), ...graph.initializer.map((t) => t.name)]);
+  for (const n of graph.node) {
+    const missing = n.input.filter((x) => !available.has(x));
+    if (missing.length > 0) {
+      throw new VjpBuildError(`node '${n.name}' (${n.opType}) reads ${missing.join(', ')} before any node produces it: the graph is not topologically sorted or is incomplete`);
+    }
+    n.output.forEach((o) => available.add(o));
+  }
+  return graph.node;
+}
+
+/** Nodes on some path from `wrt` to `of`. */
+function activeNodes(order: NodeProto[], wrt: string, of: string): Set<NodeProto> {
+  const fromWrt = new Set<string>([wrt]);
+  const forward = new Set<NodeProto>();
+  for (const n of order) {
+    if (n.input.some((x) => fromWrt.has(x))) {
+      forward.add(n);
+      n.output.forEach((o) => fromWrt.add(o));
+    }
+  }
+  const toOf = new Set<string>([of]);
+  const active = new Set<NodeProto>();
+  for (let i = order.length - 1; i >= 0; i--) {
+    const n = order[i]!;
+    if (forward.has(n) && n.output.some((o) => toOf.has(o))) {
+      active.add(n);
+      n.input.forEach((x) => toOf.add(x));
+    }
+  }
+  return active;
+}
+
+/** Drops nodes and initializers that no graph output needs. */
+function pruneDeadNodes(graph: GraphProto): void {
+  const needed = new Set(graph.output.map((o) => o.name));
+  const kept: NodeProto[] = [];
+  for (let i = graph.node.length - 1; i >= 0; i--) {
+    const n = graph.node[i]!;
+    if (n.output.some((o) => needed.has(o))) {
+      kept.push(n);
+      n.input.forEach((x) => needed.add(x));
+      for (const a of n.attribute) for (const g of [a.g, ...(a.graphs ?? [])]) if (g) subgraphReads(g).forEach((x) => needed.add(x));
+    }
+  }
+  graph.node = kept.reverse();
+  graph.initializer = graph.initializer.filter((t) => needed.has(t.name));
+}
+
+function subgraphReads(g: GraphProto): string[] {
+  const out: string[] = [];
+  for (const n of g.node) {
+    out.push(...n.input);
+    for (const a of n.attribute) for (const s of [a.g, ...(a.graphs ?? [])]) if (s) out.push(...subgraphReads(s));
+  }
+  return out;
+}

@@ -1,0 +1,38 @@
+/**
+ * The contract between the reverse-mode traversal (build-vjp.ts) and the per-op gradient rules
+ * (rules/*.ts). A rule sees one forward node, the cotangents of its outputs, and a builder to
+ * emit gradient nodes; it returns the cotangent of each input that needs one.
+ */
+import type { GraphBuilder } from '../graph-builder.ts';
+import type { AttributeProto, NodeProto } from '../proto/types.ts';
+import type { ValueShape } from '../shape/value-shape.ts';
+
+export interface VjpContext {
+  readonly node: NodeProto;
+  readonly b: GraphBuilder;
+  /** Default-domain opset of the forward graph; emitted nodes must conform to it. */
+  readonly opset: number;
+  /** Cotangent flowing into output k (default 0), or undefined when no gradient reaches it. */
+  dy(k?: number): string | undefined;
+  /** Whether input k lies on a path from the differentiated input (needs a cotangent). */
+  wants(k: number): boolean;
+  /** Name of forward input k ('' for an omitted optional input). */
+  input(k: number): string;
+  output(k: number): string;
+  /** Static knowledge about a forward value; throws a build error naming this node if unknown. */
+  shape(name: string): ValueShape;
+  /** Static knowledge, or undefined. */
+  shapeOrUndefined(name: string): ValueShape | undefined;
+  attribute(name: string): AttributeProto | undefined;
+  attrInt(name: string, fallback: number): number;
+  attrInts(name: string): number[] | undefined;
+  attrFloat(name: string, fallback: number): number;
+  attrString(name: string, fallback: string): string;
+  /** Values of a constant (or statically known) integer input, e.g. axes or pads. */
+  constInts(k: number): number[] | undefined;
+  /** A build error that names this node and op. */
+  fail(reason: string): never;
+}
+
+/** Returns one entry per forward input: its cotangent name, or undefined for none. */
+export type VjpRule = (ctx: VjpContext) => (string | undefined)[];

@@ -1,0 +1,7 @@
+/** The table of gradient rules, one entry per ONNX op type (default domain). */
+import type { VjpRule } from '../rule.ts';
+import { arithmeticRules } from './arithmetic.ts';
+
+export const vjpRules: Readonly<Record<string, VjpRule>> = {
+  ...arithmeticRules,
+};
