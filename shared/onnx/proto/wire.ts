@@ -33,21 +33,33 @@ export class WireReader {
     }
   }
 
-  /** Varint as a JS number; values beyond 2^53 lose low bits, which ONNX only uses as "infinity" sentinels. */
+  /** Varint as a JS number; values beyond 2^53 round to the nearest double (ONNX uses them only as sentinels). */
   varint(): number {
     let result = 0;
     let scale = 1;
+    const start = this.pos;
     for (let i = 0; i < 10; i++) {
       this.need(1);
       const byte = this.buf[this.pos++]!;
+      if (i === 6 && byte >= 0x80) return this.longVarint(start);
       result += (byte & 0x7f) * scale;
-      if (byte < 0x80) {
-        // Negative int64 values are encoded as 10-byte two's complement.
-        return result >= 2 ** 63 ? result - 2 ** 64 : result;
-      }
+      if (byte < 0x80) return result;
       scale *= 128;
     }
-    throw new ProtobufDecodeError(`malformed varint at byte ${this.pos}`);
+    throw new ProtobufDecodeError(`malformed varint at byte ${start}`);
+  }
+
+  /** Varints of 9-10 bytes (large or negative int64) decoded exactly, then rounded once. */
+  private longVarint(start: number): number {
+    this.pos = start;
+    let v = 0n;
+    for (let i = 0; i < 10; i++) {
+      this.need(1);
+      const byte = this.buf[this.pos++]!;
+      v |= BigInt(byte & 0x7f) << BigInt(7 * i);
+      if (byte < 0x80) return Number(BigInt.asIntN(64, v));
+    }
+    throw new ProtobufDecodeError(`malformed varint at byte ${start}`);
   }
 
   tag(): { field: number; wire: number } {
