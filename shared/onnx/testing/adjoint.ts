@@ -8,7 +8,7 @@ import { buildVjpGraph, gradName } from '../autodiff/build-vjp.ts';
 import { serializeModel } from '../model-io.ts';
 import { fromOrtTensor, toOrtTensor } from '../ort-tensors.ts';
 import { TensorDataType, type ModelProto } from '../proto/types.ts';
-import { mulberry32, randn } from './random.ts';
+import { mulberry32, randn } from '../../numeric/random.ts';
 
 export interface AdjointOptions {
   wrt: string;

@@ -1,0 +1,36 @@
+/** The `preciseinv` command line: dispatches to one module per command. */
+import { gradcheckCommand } from './gradcheck-command.ts';
+import { prepareCommand } from './prepare-command.ts';
+import { UsageError } from './usage-error.ts';
+
+const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
+  prepare: { summary: 'prepare <model-dir>            build the denoiser gradient graph (model_vjp.onnx)', run: prepareCommand },
+  gradcheck: { summary: 'gradcheck <model-dir> [--json]  check the gradient graph against finite differences and torch', run: gradcheckCommand },
+};
+
+function usage(): string {
+  return ['usage: preciseinv <command> [options]', '', 'commands:', ...Object.values(COMMANDS).map((c) => `  ${c.summary}`)].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`preciseinv: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`preciseinv ${name}: ${e.message}`);
+      return 2;
+    }
+    console.error(`preciseinv ${name}: ${(e as Error).message}`);
+    return 1;
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * `preciseinv gradcheck`: checks a prepared gradient graph two independent ways.
+ * 1. Finite differences: for random directions v and cotangents u, <u, (f(x+hv)-f(x-hv))/2h>
+ *    must match <v, J^T u> from the gradient graph.
+ * 2. Torch autograd: where the folder ships <component>/vjp_reference.safetensors, the
+ *    gradient graph's output on those inputs must match torch's VJP. The error is normwise:
+ *    max |ours - torch| / max |torch|, so near-zero entries cannot inflate it.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import ort from 'onnxruntime-node';
+import { gradName } from '../onnx/autodiff/build-vjp.ts';
+import { parseSafetensors, tensorToFloat64 } from '../formats/safetensors.ts';
+import { loadModel } from '../onnx/model-io.ts';
+import { fromOrtTensor, toOrtTensor } from '../onnx/ort-tensors.ts';
+import { TensorDataType, type ValueInfoProto } from '../onnx/proto/types.ts';
+import { mulberry32, randn } from '../numeric/random.ts';
+import { readFolderManifest } from './folder-manifest.ts';
+import { openModelFolder } from './model-folder.ts';
+
+export interface GradcheckOptions {
+  directions?: number;
+  seed?: number;
+  /** Overrides both tolerances. */
+  tolerance?: number;
+}
+
+export interface GradcheckReport {
+  model: string;
+  component: string;
+  wrt: string;
+  of: string;
+  precision: 'fp32' | 'fp16';
+  finiteDifference: { directions: number; step: number; maxRelError: number; tolerance: number };
+  torch?: { gradMaxRelError: number; forwardMaxRelError: number; tolerance: number };
+  maxRelError: number;
+  ok: boolean;
+}
+
+const TOLERANCE = {
+  fp32: { fd: 2e-3, torch: 1e-4 },
+  fp16: { fd: 5e-2, torch: 2e-2 },
+};
+
+interface Feed {
+  elemType: number;
+  dims: number[];
+  data: Float64Array;
+}
+
+function normwiseError(ours: Float64Array, ref: Float64Array): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < ref.length; i++) {
+    diff = Math.max(diff, Math.abs(ours[i]! - ref[i]!));
+    scale = Math.max(scale, Math.abs(ref[i]!));
+  }
+  return diff / Math.max(scale, 1e-30);
+}
+
+/** Concrete dims for a graph input whose dims may be symbolic. */
+function concreteDims(info: ValueInfoProto, wrtName: string, latent: number): number[] {
+  const shape = info.type?.tensorType?.shape;
+  if (!shape) throw new Error(`input '${info.name}' has no declared shape; gradcheck needs one or a vjp_reference.safetensors`);
+  return shape.map((d, axis) => {
+    if (d.dimValue !== undefined && d.dimParam === undefined) return d.dimValue;
+    const name = (d.dimParam ?? '').toLowerCase();
+    if (axis === 0 || name.includes('batch')) return 2;
+    if (name.includes('seq') || name.includes('token')) return 77;
+    if (info.name === wrtName || name.includes('height') || name.includes('width')) return latent;
+    return latent;
+  });
+}
+
+function syntheticFeeds(inputs: ValueInfoProto[], wrt: string, rand: () => number, latent: number): Record<string, Feed> {
+  const feeds: Record<string, Feed> = {};
+  for (const info of inputs) {
+    const elemType = info.type?.tensorType?.elemType ?? TensorDataType.FLOAT;
+    const dims = concreteDims(info, wrt, latent);
+    const n = dims.reduce((a, b) => a * b, 1);
+    // Timesteps in the middle of the schedule; everything else standard normal.
+    const data = info.name === 'timestep' ? new Float64Array(n).fill(501) : randn(n, rand);
+    feeds[info.name] = { elemType, dims, data };
+  }
+  return feeds;
+}
+
+function toOrt(feeds: Record<string, Feed>): Record<string, ort.Tensor> {
+  return Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, toOrtTensor(f.elemType, f.data, f.dims)]));
+}
+
+export async function gradcheck(dir: string, options: GradcheckOptions = {}): Promise<GradcheckReport> {
+  const folder = openModelFolder(dir);
+  const record = readFolderManifest(folder.dir)?.gradientGraph;
+  if (!record || !existsSync(join(folder.dir, record.path))) {
+    throw new Error(`${dir} has no gradient graph yet: run \`preciseinv prepare ${dir}\` first`);
+  }
+  const { wrt, of } = record;
+  const forwardModel = loadModel(folder.denoiser.path).model;
+  const inputs = forwardModel.graph.input.filter((i) => !forwardModel.graph.initializer.some((t) => t.name === i.name));
+  const wrtType = inputs.find((i) => i.name === wrt)?.type?.tensorType?.elemType ?? TensorDataType.FLOAT;
+  const precision = wrtType === TensorDataType.FLOAT16 ? 'fp16' : 'fp32';
+  const outType = forwardModel.graph.output.find((o) => o.name === of)?.type?.tensorType?.elemType ?? wrtType;
+  const tolerance = {
+    fd: options.tolerance ?? TOLERANCE[precision].fd,
+    torch: options.tolerance ?? TOLERANCE[precision].torch,
+  };
+
+  const referencePath = join(dirname(folder.denoiser.path), 'vjp_reference.safetensors');
+  const reference = existsSync(referencePath) ? parseSafetensors(readFileSync(referencePath), referencePath) : undefined;
+  const rand = mulberry32(options.seed ?? 7);
+  let feeds: Record<string, Feed>;
+  if (reference) {
+    feeds = {};
+    for (const info of inputs) {
+      const t = reference.tensors.get(info.name);
+      if (!t) throw new Error(`${referencePath} lacks input '${info.name}'`);
+      feeds[info.name] = { elemType: info.type?.tensorType?.elemType ?? TensorDataType.FLOAT, dims: t.shape, data: tensorToFloat64(t) };
+    }
+  } else {
+    feeds = syntheticFeeds(inputs, wrt, rand, 16);
+  }
+
+  const forward = await ort.InferenceSession.create(folder.denoiser.path);
+  const backward = await ort.InferenceSession.create(join(folder.dir, record.path));
+  try {
+    const base = await forward.run(toOrt(feeds));
+    const y0 = base[of]!;
+    const x = feeds[wrt]!;
+    const directions = options.directions ?? 3;
+    const step = precision === 'fp16' ? 5e-2 : 1e-2;
+    let fdMax = 0;
+    for (let d = 0; d < directions; d++) {
+      const v = randn(x.data.length, rand);
+      const u = randn(y0.size, rand);
+      const shifted = async (sign: number) => {
+        const xs = x.data.map((xi, i) => xi + sign * step * v[i]!);
+        const out = await forward.run(toOrt({ ...feeds, [wrt]: { ...x, data: xs } }));
+        return fromOrtTensor(out[of]!);
+      };
+      const yp = await shifted(1);
+      const ym = await shifted(-1);
+      let jvp = 0;
+      for (let i = 0; i < u.length; i++) jvp += u[i]! * ((yp[i]! - ym[i]!) / (2 * step));
+      const res = await backward.run({ ...toOrt(feeds), [gradName(of)]: toOrtTensor(outType, u, y0.dims) });
+      const g = fromOrtTensor(res[gradName(wrt)]!);
+      let vjp = 0;
+      for (let i = 0; i < v.length; i++) vjp += v[i]! * g[i]!;
+      fdMax = Math.max(fdMax, Math.abs(jvp - vjp) / Math.max(Math.abs(jvp), Math.abs(vjp), 1e-30));
+    }
+
+    let torch: GradcheckReport['torch'];
+    if (reference) {
+      const cot = reference.tensors.get(gradName(of));
+      const refGrad = reference.tensors.get(gradName(wrt));
+      const refOut = reference.tensors.get(of);
+      if (!cot || !refGrad || !refOut) throw new Error(`${referencePath} must hold '${gradName(of)}', '${gradName(wrt)}' and '${of}'`);
+      const res = await backward.run({ ...toOrt(feeds), [gradName(of)]: toOrtTensor(outType, tensorToFloat64(cot), cot.shape) });
+      torch = {
+        gradMaxRelError: normwiseError(fromOrtTensor(res[gradName(wrt)]!), tensorToFloat64(refGrad)),
+        forwardMaxRelError: normwiseError(fromOrtTensor(res[of]!), tensorToFloat64(refOut)),
+        tolerance: tolerance.torch,
+      };
+    }
+    const ok = fdMax <= tolerance.fd && (!torch || (torch.gradMaxRelError <= tolerance.torch && torch.forwardMaxRelError <= tolerance.torch));
+    return {
+      model: folder.dir,
+      component: record.component,
+      wrt,
+      of,
+      precision,
+      finiteDifference: { directions, step, maxRelError: fdMax, tolerance: tolerance.fd },
+      ...(torch ? { torch } : {}),
+      maxRelError: Math.max(fdMax, torch?.gradMaxRelError ?? 0),
+      ok,
+    };
+  } finally {
+    await forward.release();
+    await backward.release();
+  }
+}
