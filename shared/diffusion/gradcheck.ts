@@ -6,14 +6,15 @@
  *    gradient graph's output on those inputs must match torch's VJP. The error is normwise:
  *    max |ours - torch| / max |torch|, so near-zero entries cannot inflate it.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { gradName } from '../onnx/autodiff/build-vjp.ts';
-import { parseSafetensors, tensorToFloat64 } from '../formats/safetensors.ts';
+import { tensorToFloat64 } from '../formats/safetensors.ts';
+import { denoiserFeeds, toOrt } from './denoiser-feeds.ts';
 import { loadModel } from '../onnx/model-io.ts';
 import { fromOrtTensor, toOrtTensor } from '../onnx/ort-tensors.ts';
-import { TensorDataType, type ValueInfoProto } from '../onnx/proto/types.ts';
+import { TensorDataType } from '../onnx/proto/types.ts';
 import { mulberry32, randn } from '../numeric/random.ts';
 import { readFolderManifest } from './folder-manifest.ts';
 import { openModelFolder } from './model-folder.ts';
@@ -42,12 +43,6 @@ const TOLERANCE = {
   fp16: { fd: 5e-2, torch: 2e-2 },
 };
 
-interface Feed {
-  elemType: number;
-  dims: number[];
-  data: Float64Array;
-}
-
 function normwiseError(ours: Float64Array, ref: Float64Array): number {
   let diff = 0;
   let scale = 0;
@@ -56,37 +51,6 @@ function normwiseError(ours: Float64Array, ref: Float64Array): number {
     scale = Math.max(scale, Math.abs(ref[i]!));
   }
   return diff / Math.max(scale, 1e-30);
-}
-
-/** Concrete dims for a graph input whose dims may be symbolic. */
-function concreteDims(info: ValueInfoProto, wrtName: string, latent: number): number[] {
-  const shape = info.type?.tensorType?.shape;
-  if (!shape) throw new Error(`input '${info.name}' has no declared shape; gradcheck needs one or a vjp_reference.safetensors`);
-  return shape.map((d, axis) => {
-    if (d.dimValue !== undefined && d.dimParam === undefined) return d.dimValue;
-    const name = (d.dimParam ?? '').toLowerCase();
-    if (axis === 0 || name.includes('batch')) return 2;
-    if (name.includes('seq') || name.includes('token')) return 77;
-    if (info.name === wrtName || name.includes('height') || name.includes('width')) return latent;
-    return latent;
-  });
-}
-
-function syntheticFeeds(inputs: ValueInfoProto[], wrt: string, rand: () => number, latent: number): Record<string, Feed> {
-  const feeds: Record<string, Feed> = {};
-  for (const info of inputs) {
-    const elemType = info.type?.tensorType?.elemType ?? TensorDataType.FLOAT;
-    const dims = concreteDims(info, wrt, latent);
-    const n = dims.reduce((a, b) => a * b, 1);
-    // Timesteps in the middle of the schedule; everything else standard normal.
-    const data = info.name === 'timestep' ? new Float64Array(n).fill(501) : randn(n, rand);
-    feeds[info.name] = { elemType, dims, data };
-  }
-  return feeds;
-}
-
-function toOrt(feeds: Record<string, Feed>): Record<string, ort.Tensor> {
-  return Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, toOrtTensor(f.elemType, f.data, f.dims)]));
 }
 
 export async function gradcheck(dir: string, options: GradcheckOptions = {}): Promise<GradcheckReport> {
@@ -106,20 +70,8 @@ export async function gradcheck(dir: string, options: GradcheckOptions = {}): Pr
     torch: options.tolerance ?? TOLERANCE[precision].torch,
   };
 
-  const referencePath = join(dirname(folder.denoiser.path), 'vjp_reference.safetensors');
-  const reference = existsSync(referencePath) ? parseSafetensors(readFileSync(referencePath), referencePath) : undefined;
   const rand = mulberry32(options.seed ?? 7);
-  let feeds: Record<string, Feed>;
-  if (reference) {
-    feeds = {};
-    for (const info of inputs) {
-      const t = reference.tensors.get(info.name);
-      if (!t) throw new Error(`${referencePath} lacks input '${info.name}'`);
-      feeds[info.name] = { elemType: info.type?.tensorType?.elemType ?? TensorDataType.FLOAT, dims: t.shape, data: tensorToFloat64(t) };
-    }
-  } else {
-    feeds = syntheticFeeds(inputs, wrt, rand, 16);
-  }
+  const { feeds, reference, referencePath } = denoiserFeeds(folder.denoiser.path, inputs, rand);
 
   const forward = await ort.InferenceSession.create(folder.denoiser.path);
   const backward = await ort.InferenceSession.create(join(folder.dir, record.path));
@@ -150,7 +102,7 @@ export async function gradcheck(dir: string, options: GradcheckOptions = {}): Pr
     }
 
     let torch: GradcheckReport['torch'];
-    if (reference) {
+    if (reference && referencePath) {
       const cot = reference.tensors.get(gradName(of));
       const refGrad = reference.tensors.get(gradName(wrt));
       const refOut = reference.tensors.get(of);
