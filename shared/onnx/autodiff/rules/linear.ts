@@ -1,0 +1,117 @@
+/** Gradients of MatMul (batched, broadcast batch dims, 1-D operands) and Gemm. */
+import { attr } from '../../graph-builder.ts';
+import type { VjpContext, VjpRule } from '../rule.ts';
+import { accurateReduceSum } from '../precision.ts';
+
+type Dims = (number | null)[];
+
+/**
+ * Sums a gradient of dims `from` down to the (broadcast-compatible) dims `to`: leading axes that
+ * `to` lacks and axes where `to` is statically 1 (a symbolic dim is taken as not broadcast).
+ */
+export function reduceToDims(ctx: VjpContext, g: string, from: Dims, to: Dims, elemType: number): string {
+  const lead = from.length - to.length;
+  if (lead < 0) ctx.fail('gradient has lower rank than its operand');
+  const kept: number[] = [];
+  to.forEach((d, i) => {
+    if (d === 1 && from[i + lead] !== 1) kept.push(i + lead);
+  });
+  let out = g;
+  if (kept.length > 0) out = accurateReduceSum(ctx, out, kept, true, elemType);
+  if (lead > 0) out = accurateReduceSum(ctx, out, Array.from({ length: lead }, (_, i) => i), false, elemType);
+  return out;
+}
+
+function swapLast2(rank: number): number[] {
+  const perm = Array.from({ length: rank }, (_, i) => i);
+  [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1]!, perm[rank - 2]!];
+  return perm;
+}
+
+function broadcastDims(a: Dims, b: Dims): Dims {
+  const r = Math.max(a.length, b.length);
+  return Array.from({ length: r }, (_, i) => {
+    const x = a[i - (r - a.length)] ?? 1;
+    const y = b[i - (r - b.length)] ?? 1;
+    if (x === 1) return y;
+    if (y === 1) return x;
+    return x ?? y;
+  });
+}
+
+const matMul: VjpRule = (ctx) => {
+  const dy = ctx.dy()!;
+  const [a, c] = [ctx.input(0), ctx.input(1)];
+  const sa = ctx.shape(a);
+  const sc = ctx.shape(c);
+  if (!sa.dims || !sc.dims) ctx.fail('MatMul operands need a known rank');
+  const elemType = ctx.shape(ctx.output(0)).elemType || sa.elemType;
+  const b = ctx.b;
+  // Promote 1-D operands to matrices as the MatMul spec does, and the cotangent to match.
+  const a2 = sa.dims.length === 1 ? b.unsqueeze(a, [0]) : a;
+  const c2 = sc.dims.length === 1 ? b.unsqueeze(c, [1]) : c;
+  const aDims: Dims = sa.dims.length === 1 ? [1, sa.dims[0]!] : sa.dims;
+  const cDims: Dims = sc.dims.length === 1 ? [sc.dims[0]!, 1] : sc.dims;
+  const batch = broadcastDims(aDims.slice(0, -2), cDims.slice(0, -2));
+  const yDims: Dims = [...batch, aDims[aDims.length - 2]!, cDims[cDims.length - 1]!];
+  const r = yDims.length;
+  const insert: number[] = [];
+  if (sa.dims.length === 1) insert.push(r - 2);
+  if (sc.dims.length === 1) insert.push(r - 1);
+  const dy2 = b.unsqueeze(dy, insert);
+
+  const grads: (string | undefined)[] = [undefined, undefined];
+  if (ctx.wants(0)) {
+    let g = b.op('MatMul', [dy2, b.transpose(c2, swapLast2(cDims.length))]);
+    g = reduceToDims(ctx, g, [...batch, aDims[aDims.length - 2]!, aDims[aDims.length - 1]!], aDims, elemType);
+    grads[0] = sa.dims.length === 1 ? b.squeeze(g, [0]) : g;
+  }
+  if (ctx.wants(1)) {
+    let g: string;
+    const [k, n] = [cDims[0]!, cDims[1]!];
+    if (cDims.length === 2 && r > 2 && typeof k === 'number' && typeof n === 'number') {
+      // Flatten the batch into the contraction: A^T dY as a single Gemm, no batched partials to sum.
+      const aFlat = b.reshape(a2, b.int64s([-1, k]));
+      const dyFlat = b.reshape(dy2, b.int64s([-1, n]));
+      g = b.op('Gemm', [aFlat, dyFlat], { transA: attr.int(1) });
+    } else {
+      g = b.op('MatMul', [b.transpose(a2, swapLast2(aDims.length)), dy2]);
+      g = reduceToDims(ctx, g, [...batch, cDims[cDims.length - 2]!, cDims[cDims.length - 1]!], cDims, elemType);
+    }
+    grads[1] = sc.dims.length === 1 ? b.squeeze(g, [1]) : g;
+  }
+  return grads;
+};
+
+// Y = alpha * op(A) op(B) + beta * C with op() an optional transpose; each gradient is one Gemm.
+const gemm: VjpRule = (ctx) => {
+  const dy = ctx.dy()!;
+  const [a, c] = [ctx.input(0), ctx.input(1)];
+  const alpha = ctx.attrFloat('alpha', 1);
+  const beta = ctx.attrFloat('beta', 1);
+  const tA = ctx.attrInt('transA', 0) !== 0;
+  const tB = ctx.attrInt('transB', 0) !== 0;
+  const b = ctx.b;
+  const gemmOp = (x: string, y: string, ta: boolean, tb: boolean) => {
+    const attrs: Record<string, ReturnType<typeof attr.int>> = {};
+    if (alpha !== 1) attrs['alpha'] = attr.float(alpha);
+    if (ta) attrs['transA'] = attr.int(1);
+    if (tb) attrs['transB'] = attr.int(1);
+    return b.op('Gemm', [x, y], attrs);
+  };
+  const grads: (string | undefined)[] = [undefined, undefined, undefined];
+  if (ctx.wants(0)) grads[0] = tA ? gemmOp(c, dy, tB, true) : gemmOp(dy, c, false, !tB);
+  if (ctx.wants(1)) grads[1] = tB ? gemmOp(dy, a, true, tA) : gemmOp(a, dy, !tA, false);
+  if (ctx.wants(2)) {
+    const sC = ctx.shape(ctx.input(2));
+    const sY = ctx.shape(ctx.output(0));
+    if (!sC.dims) ctx.fail('Gemm bias C needs a known rank');
+    const yDims: Dims = sY.dims ?? [null, null];
+    let g = reduceToDims(ctx, dy, yDims, sC.dims, sY.elemType || sC.elemType);
+    if (beta !== 1) g = b.mul(g, b.scalar(beta, sY.elemType || sC.elemType, 'beta'));
+    grads[2] = g;
+  }
+  return grads;
+};
+
+export const linearRules: Record<string, VjpRule> = { MatMul: matMul, Gemm: gemm };
