@@ -1,7 +1,9 @@
 /** The table of gradient rules, one entry per ONNX op type (default domain). */
 import type { VjpRule } from '../rule.ts';
 import { arithmeticRules } from './arithmetic.ts';
+import { linearRules } from './linear.ts';
 
 export const vjpRules: Readonly<Record<string, VjpRule>> = {
   ...arithmeticRules,
+  ...linearRules,
 };
