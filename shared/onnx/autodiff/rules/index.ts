@@ -2,8 +2,10 @@
 import type { VjpRule } from '../rule.ts';
 import { arithmeticRules } from './arithmetic.ts';
 import { linearRules } from './linear.ts';
+import { unaryRules } from './unary.ts';
 
 export const vjpRules: Readonly<Record<string, VjpRule>> = {
   ...arithmeticRules,
   ...linearRules,
+  ...unaryRules,
 };
