@@ -3,9 +3,11 @@ import type { VjpRule } from '../rule.ts';
 import { arithmeticRules } from './arithmetic.ts';
 import { linearRules } from './linear.ts';
 import { unaryRules } from './unary.ts';
+import { convRules } from './conv.ts';
 
 export const vjpRules: Readonly<Record<string, VjpRule>> = {
   ...arithmeticRules,
   ...linearRules,
   ...unaryRules,
+  ...convRules,
 };

@@ -44,27 +44,28 @@ const matMul: VjpRule = (ctx) => {
   const [a, c] = [ctx.input(0), ctx.input(1)];
   const sa = ctx.shape(a);
   const sc = ctx.shape(c);
-  if (!sa.dims || !sc.dims) ctx.fail('MatMul operands need a known rank');
+  const saDims = sa.dims ?? ctx.fail(`rank of '${a}' is unknown`);
+  const scDims = sc.dims ?? ctx.fail(`rank of '${c}' is unknown`);
   const elemType = ctx.shape(ctx.output(0)).elemType || sa.elemType;
   const b = ctx.b;
   // Promote 1-D operands to matrices as the MatMul spec does, and the cotangent to match.
-  const a2 = sa.dims.length === 1 ? b.unsqueeze(a, [0]) : a;
-  const c2 = sc.dims.length === 1 ? b.unsqueeze(c, [1]) : c;
-  const aDims: Dims = sa.dims.length === 1 ? [1, sa.dims[0]!] : sa.dims;
-  const cDims: Dims = sc.dims.length === 1 ? [sc.dims[0]!, 1] : sc.dims;
+  const a2 = saDims.length === 1 ? b.unsqueeze(a, [0]) : a;
+  const c2 = scDims.length === 1 ? b.unsqueeze(c, [1]) : c;
+  const aDims: Dims = saDims.length === 1 ? [1, saDims[0]!] : saDims;
+  const cDims: Dims = scDims.length === 1 ? [scDims[0]!, 1] : scDims;
   const batch = broadcastDims(aDims.slice(0, -2), cDims.slice(0, -2));
   const yDims: Dims = [...batch, aDims[aDims.length - 2]!, cDims[cDims.length - 1]!];
   const r = yDims.length;
   const insert: number[] = [];
-  if (sa.dims.length === 1) insert.push(r - 2);
-  if (sc.dims.length === 1) insert.push(r - 1);
+  if (saDims.length === 1) insert.push(r - 2);
+  if (scDims.length === 1) insert.push(r - 1);
   const dy2 = b.unsqueeze(dy, insert);
 
   const grads: (string | undefined)[] = [undefined, undefined];
   if (ctx.wants(0)) {
     let g = b.op('MatMul', [dy2, b.transpose(c2, swapLast2(cDims.length))]);
     g = reduceToDims(ctx, g, [...batch, aDims[aDims.length - 2]!, aDims[aDims.length - 1]!], aDims, elemType);
-    grads[0] = sa.dims.length === 1 ? b.squeeze(g, [0]) : g;
+    grads[0] = saDims.length === 1 ? b.squeeze(g, [0]) : g;
   }
   if (ctx.wants(1)) {
     let g: string;
@@ -78,7 +79,7 @@ const matMul: VjpRule = (ctx) => {
       g = b.op('MatMul', [b.transpose(a2, swapLast2(aDims.length)), dy2]);
       g = reduceToDims(ctx, g, [...batch, cDims[cDims.length - 2]!, cDims[cDims.length - 1]!], cDims, elemType);
     }
-    grads[1] = sc.dims.length === 1 ? b.squeeze(g, [1]) : g;
+    grads[1] = scDims.length === 1 ? b.squeeze(g, [1]) : g;
   }
   return grads;
 };
@@ -105,9 +106,9 @@ const gemm: VjpRule = (ctx) => {
   if (ctx.wants(2)) {
     const sC = ctx.shape(ctx.input(2));
     const sY = ctx.shape(ctx.output(0));
-    if (!sC.dims) ctx.fail('Gemm bias C needs a known rank');
+    const cDims = sC.dims ?? ctx.fail('rank of Gemm input C is unknown');
     const yDims: Dims = sY.dims ?? [null, null];
-    let g = reduceToDims(ctx, dy, yDims, sC.dims, sY.elemType || sC.elemType);
+    let g = reduceToDims(ctx, dy, yDims, cDims, sY.elemType || sC.elemType);
     if (beta !== 1) g = b.mul(g, b.scalar(beta, sY.elemType || sC.elemType, 'beta'));
     grads[2] = g;
   }

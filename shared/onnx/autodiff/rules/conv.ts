@@ -1,0 +1,85 @@
+/**
+ * Gradient of Conv with respect to its data input: a ConvTranspose with the same weights,
+ * strides, dilations and group, explicit pads, and the output_padding that restores the
+ * input's spatial size (rows the forward stride skipped get zero gradient).
+ */
+import { attr } from '../../graph-builder.ts';
+import type { VjpRule } from '../rule.ts';
+
+const conv: VjpRule = (ctx) => {
+  if (ctx.wants(1)) ctx.fail('the Conv weight lies on the gradient path; only the data input gradient is supported');
+  if (ctx.wants(2)) ctx.fail('the Conv bias lies on the gradient path; only the data input gradient is supported');
+  if (!ctx.wants(0)) return [];
+  const dy = ctx.dy()!;
+  const x = ctx.input(0);
+  const w = ctx.input(1);
+  const xDims = ctx.shape(x).dims;
+  const wDims = ctx.shapeOrUndefined(w)?.dims;
+  const spatial = wDims ? wDims.length - 2 : xDims ? xDims.length - 2 : ctx.fail('rank of the Conv input and weight are unknown');
+  const kernel = ctx.attrInts('kernel_shape') ?? wDims?.slice(2).map((k) => k ?? ctx.fail('Conv kernel size is not static'));
+  if (!kernel || kernel.length !== spatial) ctx.fail('Conv kernel_shape is unknown');
+  const ones = new Array<number>(spatial).fill(1);
+  const strides = ctx.attrInts('strides') ?? ones;
+  const dilations = ctx.attrInts('dilations') ?? ones;
+  const group = ctx.attrInt('group', 1);
+  const autoPad = ctx.attrString('auto_pad', 'NOTSET');
+  const size = (i: number): number | null => xDims?.[2 + i] ?? null;
+
+  const begin: number[] = [];
+  const end: number[] = [];
+  const outPad: number[] = [];
+  let needsCrop = false;
+  for (let i = 0; i < spatial; i++) {
+    const s = strides[i]!;
+    const span = (kernel[i]! - 1) * dilations[i]! + 1;
+    const h = size(i);
+    let pb: number;
+    let pe: number;
+    if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+      if (h === null && s !== 1) ctx.fail(`auto_pad ${autoPad} with stride ${s} needs a static input size on spatial axis ${i}`);
+      const total = h === null ? span - 1 : Math.max(0, (Math.ceil(h / s) - 1) * s + span - h);
+      pb = autoPad === 'SAME_UPPER' ? Math.floor(total / 2) : Math.ceil(total / 2);
+      pe = total - pb;
+    } else if (autoPad === 'VALID') {
+      pb = 0;
+      pe = 0;
+    } else if (autoPad === 'NOTSET') {
+      const pads = ctx.attrInts('pads');
+      pb = pads?.[i] ?? 0;
+      pe = pads?.[i + spatial] ?? 0;
+    } else {
+      ctx.fail(`unknown auto_pad '${autoPad}'`);
+    }
+    begin.push(pb);
+    end.push(pe);
+    if (s === 1) outPad.push(0);
+    else if (h !== null) outPad.push((((h + pb + pe - span) % s) + s) % s);
+    else {
+      // Unknown size: pad to the largest possible extent and crop to the input's runtime shape.
+      outPad.push(s - 1);
+      needsCrop = true;
+    }
+  }
+
+  const attrs: Record<string, ReturnType<typeof attr.int>> = {
+    pads: attr.ints([...begin, ...end]),
+    kernel_shape: attr.ints(kernel),
+  };
+  if (strides.some((s) => s !== 1)) attrs['strides'] = attr.ints(strides);
+  if (dilations.some((d) => d !== 1)) attrs['dilations'] = attr.ints(dilations);
+  if (group !== 1) attrs['group'] = attr.int(group);
+  if (outPad.some((p) => p !== 0)) attrs['output_padding'] = attr.ints(outPad);
+  let dx = ctx.b.op('ConvTranspose', [dy, w], attrs);
+  if (needsCrop) {
+    const b = ctx.b;
+    const axes = Array.from({ length: spatial }, (_, i) => 2 + i);
+    // Shape's start attribute exists from opset 15; before, slice the full shape.
+    const ends = ctx.opset >= 15
+      ? b.op('Shape', [x], { start: attr.int(2) })
+      : b.op('Slice', [b.shapeOf(x), b.int64s([2], 'starts'), b.int64s([spatial + 2], 'ends')]);
+    dx = b.op('Slice', [dx, b.int64s(new Array(spatial).fill(0), 'starts'), ends, b.int64s(axes, 'axes')]);
+  }
+  return [dx];
+};
+
+export const convRules: Record<string, VjpRule> = { Conv: conv };
