@@ -4,9 +4,9 @@
  * input's spatial size (rows the forward stride skipped get zero gradient).
  */
 import { attr } from '../../graph-builder.ts';
-import type { VjpRule } from '../rule.ts';
+import type { VjpContext, VjpRule } from '../rule.ts';
 
-const conv: VjpRule = (ctx) => {
+const conv: VjpRule = (ctx: VjpContext) => {
   if (ctx.wants(1)) ctx.fail('the Conv weight lies on the gradient path; only the data input gradient is supported');
   if (ctx.wants(2)) ctx.fail('the Conv bias lies on the gradient path; only the data input gradient is supported');
   if (!ctx.wants(0)) return [];

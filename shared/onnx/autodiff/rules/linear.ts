@@ -39,7 +39,7 @@ function broadcastDims(a: Dims, b: Dims): Dims {
   });
 }
 
-const matMul: VjpRule = (ctx) => {
+const matMul: VjpRule = (ctx: VjpContext) => {
   const dy = ctx.dy()!;
   const [a, c] = [ctx.input(0), ctx.input(1)];
   const sa = ctx.shape(a);
@@ -85,7 +85,7 @@ const matMul: VjpRule = (ctx) => {
 };
 
 // Y = alpha * op(A) op(B) + beta * C with op() an optional transpose; each gradient is one Gemm.
-const gemm: VjpRule = (ctx) => {
+const gemm: VjpRule = (ctx: VjpContext) => {
   const dy = ctx.dy()!;
   const [a, c] = [ctx.input(0), ctx.input(1)];
   const alpha = ctx.attrFloat('alpha', 1);
