@@ -4,10 +4,12 @@ import { arithmeticRules } from './arithmetic.ts';
 import { linearRules } from './linear.ts';
 import { unaryRules } from './unary.ts';
 import { convRules } from './conv.ts';
+import { softmaxRules } from './softmax.ts';
 
 export const vjpRules: Readonly<Record<string, VjpRule>> = {
   ...arithmeticRules,
   ...linearRules,
   ...unaryRules,
   ...convRules,
+  ...softmaxRules,
 };
