@@ -1,0 +1,189 @@
+import { parseModelRegistry, type ModelManifest } from '../shared/contracts/model-manifest.ts';
+
+// Fleet sizing, per GPU instance (one task per instance, so a task gets the whole GPU):
+//   g5.xlarge   A10G 24 GB,  4 vCPU, 16 GiB  - SD 1.x in fp16: two 1.7 GB UNet graphs (forward + VJP) plus activations.
+//   g5.2xlarge  A10G 24 GB,  8 vCPU, 32 GiB  - SDXL-class weights at 512 px: the GPU fits, 16 GiB of host RAM would not.
+//   g6e.xlarge  L40S 48 GB,  4 vCPU, 32 GiB  - SDXL at 1024 px, or SD 2.1 in fp32 at 768 px.
+//   g6e.2xlarge L40S 48 GB,  8 vCPU, 64 GiB  - SD3 Medium: T5-XXL alone is 9.5 GB in fp16, loaded through host RAM.
+// Spot on g5 only: its Spot pools are deep and a job resumes from its last timestep checkpoint; g6e Spot is scarce.
+
+type Fleet = ModelManifest['fleet'];
+type InversionDefaults = ModelManifest['inversionDefaults'];
+
+const sd1Unet: ModelManifest['denoiser'] = { component: 'unet', predictionType: 'epsilon', extraInputs: [] };
+const sd1Vae: ModelManifest['vae'] = { scalingFactor: 0.18215, shiftFactor: 0, latentChannels: 4 };
+const sdxlVae: ModelManifest['vae'] = { scalingFactor: 0.13025, shiftFactor: 0, latentChannels: 4 };
+
+// Diffusers' default sampling steps per pipeline; few-step models use their native 4.
+const fullStepDefaults: InversionDefaults = { method: 'preciseinv', steps: 50, eta: 1e-2, maxIters: 20, guidance: 1 };
+const fewStepDefaults: InversionDefaults = { method: 'preciseinv', steps: 4, eta: 1e-2, maxIters: 20, guidance: 1 };
+
+const g5Fleet: Fleet = {
+  instanceType: 'g5.xlarge',
+  gpuCount: 1,
+  memoryMiB: 12288,
+  cpu: 4096,
+  maxTasks: 4,
+  spot: true,
+  gpuMemoryGiB: 12,
+  jobTimeoutSeconds: 1800,
+};
+
+const g6eFleet: Fleet = {
+  instanceType: 'g6e.xlarge',
+  gpuCount: 1,
+  memoryMiB: 28672,
+  cpu: 4096,
+  maxTasks: 2,
+  spot: false,
+  gpuMemoryGiB: 32,
+  jobTimeoutSeconds: 3600,
+};
+
+// UNets downsample the latent three times, so 8 (VAE) * 8 keeps every level's shape whole.
+const unetResolution = (size: number, maxPixels: number): ModelManifest['resolution'] => ({ default: size, multipleOf: 64, maxPixels });
+
+const manifests: ModelManifest[] = [
+  {
+    id: 'sd14',
+    displayName: 'Stable Diffusion 1.4',
+    family: 'sd1',
+    artifacts: { prefix: 'models/sd14/' },
+    denoiser: sd1Unet,
+    scheduler: { kind: 'ddim', overrides: {} },
+    vae: sd1Vae,
+    resolution: unetResolution(512, 512 * 768),
+    precision: 'fp16',
+    inversionDefaults: fullStepDefaults,
+    fleet: g5Fleet,
+  },
+  {
+    id: 'sd15',
+    displayName: 'Stable Diffusion 1.5',
+    family: 'sd1',
+    artifacts: { prefix: 'models/sd15/' },
+    denoiser: sd1Unet,
+    scheduler: { kind: 'ddim', overrides: {} },
+    vae: sd1Vae,
+    resolution: unetResolution(512, 512 * 768),
+    precision: 'fp16',
+    inversionDefaults: fullStepDefaults,
+    fleet: g5Fleet,
+  },
+  {
+    id: 'sd21',
+    displayName: 'Stable Diffusion 2.1 (768, v-prediction)',
+    family: 'sd2',
+    artifacts: { prefix: 'models/sd21/' },
+    denoiser: { component: 'unet', predictionType: 'v_prediction', extraInputs: [] },
+    scheduler: { kind: 'ddim', overrides: {} },
+    vae: sd1Vae,
+    resolution: unetResolution(768, 768 * 1024),
+    // SD 2.1 relies on upcast attention; fp16 ONNX exports of it overflow to NaN.
+    precision: 'fp32',
+    inversionDefaults: fullStepDefaults,
+    fleet: { ...g6eFleet, gpuMemoryGiB: 28 },
+  },
+  {
+    id: 'sdxl',
+    displayName: 'Stable Diffusion XL 1.0',
+    family: 'sdxl',
+    artifacts: { prefix: 'models/sdxl/' },
+    denoiser: { component: 'unet', predictionType: 'epsilon', extraInputs: ['text_embeds', 'time_ids'] },
+    scheduler: { kind: 'ddim', overrides: {} },
+    vae: sdxlVae,
+    resolution: unetResolution(1024, 1024 * 1024),
+    precision: 'fp16',
+    inversionDefaults: fullStepDefaults,
+    fleet: g6eFleet,
+  },
+  {
+    id: 'lcm-sd15',
+    displayName: 'LCM (Stable Diffusion 1.5)',
+    family: 'lcm',
+    artifacts: { prefix: 'models/lcm-sd15/' },
+    denoiser: { component: 'unet', predictionType: 'epsilon', extraInputs: ['timestep_cond'] },
+    // Distilled few-step models are trained from t = 999; "leading" spacing at 4 steps would start at 751.
+    scheduler: { kind: 'ddim', overrides: { timestep_spacing: 'trailing' } },
+    vae: sd1Vae,
+    resolution: unetResolution(512, 512 * 768),
+    precision: 'fp16',
+    // LCM has no CFG batch: w is distilled into the UNet and enters through timestep_cond.
+    inversionDefaults: { ...fewStepDefaults, guidance: 8.5 },
+    fleet: { ...g5Fleet, jobTimeoutSeconds: 600 },
+  },
+  {
+    id: 'lcm-sdxl',
+    displayName: 'LCM (Stable Diffusion XL)',
+    family: 'lcm',
+    artifacts: { prefix: 'models/lcm-sdxl/' },
+    denoiser: { component: 'unet', predictionType: 'epsilon', extraInputs: ['text_embeds', 'time_ids', 'timestep_cond'] },
+    scheduler: { kind: 'ddim', overrides: { timestep_spacing: 'trailing' } },
+    vae: sdxlVae,
+    resolution: unetResolution(1024, 1024 * 1024),
+    precision: 'fp16',
+    inversionDefaults: { ...fewStepDefaults, guidance: 8.5 },
+    fleet: { ...g6eFleet, jobTimeoutSeconds: 900 },
+  },
+  {
+    id: 'sdxl-turbo',
+    displayName: 'SDXL-Turbo',
+    family: 'sdxl-turbo',
+    artifacts: { prefix: 'models/sdxl-turbo/' },
+    denoiser: { component: 'unet', predictionType: 'epsilon', extraInputs: ['text_embeds', 'time_ids'] },
+    // Its native sampler is ancestral (stochastic); DDPM with recorded noise reproduces that exactly.
+    scheduler: { kind: 'ddpm', overrides: { timestep_spacing: 'trailing' } },
+    vae: sdxlVae,
+    resolution: unetResolution(512, 512 * 768),
+    precision: 'fp16',
+    inversionDefaults: fewStepDefaults,
+    fleet: { ...g5Fleet, instanceType: 'g5.2xlarge', memoryMiB: 28672, cpu: 8192, gpuMemoryGiB: 18, jobTimeoutSeconds: 900 },
+  },
+  {
+    id: 'sd3',
+    displayName: 'Stable Diffusion 3 Medium',
+    family: 'sd3',
+    artifacts: { prefix: 'models/sd3/' },
+    denoiser: { component: 'transformer', predictionType: 'flow', extraInputs: ['pooled_projections'] },
+    scheduler: { kind: 'flow-euler', overrides: { shift: 3.0 } },
+    vae: { scalingFactor: 1.5305, shiftFactor: 0.0609, latentChannels: 16 },
+    // VAE factor 8 times the transformer's 2x2 patches.
+    resolution: { default: 1024, multipleOf: 16, maxPixels: 1024 * 1024 },
+    precision: 'fp16',
+    inversionDefaults: { ...fullStepDefaults, steps: 28 },
+    fleet: { ...g6eFleet, instanceType: 'g6e.2xlarge', memoryMiB: 57344, cpu: 8192, gpuMemoryGiB: 40 },
+  },
+  {
+    id: 'tiny',
+    displayName: 'Tiny pixel-space model (bundled, CPU)',
+    family: 'tiny',
+    artifacts: { prefix: 'models/tiny/', localDir: 'models/tiny' },
+    denoiser: { component: 'unet', predictionType: 'epsilon', extraInputs: [] },
+    scheduler: { kind: 'ddim', overrides: {} },
+    vae: { scalingFactor: 1, shiftFactor: 0, latentChannels: 3, identity: true },
+    resolution: { default: 64, multipleOf: 8, maxPixels: 128 * 128 },
+    precision: 'fp32',
+    inversionDefaults: { method: 'preciseinv', steps: 10, eta: 1e-2, maxIters: 20, guidance: 1 },
+    // A CPU box is enough for a model this small and makes a cloud deployment's smoke test cost cents.
+    fleet: {
+      instanceType: 'c7i.large',
+      gpuCount: 0,
+      memoryMiB: 2048,
+      cpu: 2048,
+      maxTasks: 2,
+      spot: true,
+      gpuMemoryGiB: 0,
+      jobTimeoutSeconds: 600,
+    },
+  },
+];
+
+export const modelRegistry = parseModelRegistry(manifests);
+
+export function getModel(id: string): ModelManifest {
+  const model = modelRegistry.find((m) => m.id === id);
+  if (!model) {
+    throw new Error(`Unknown model "${id}". Known models: ${modelRegistry.map((m) => m.id).join(', ')}.`);
+  }
+  return model;
+}
