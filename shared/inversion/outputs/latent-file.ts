@@ -1,0 +1,57 @@
+/**
+ * latent.safetensors: x_T as float32 [1, C, h, w] under the name "latent", with the metadata a
+ * reconstruction needs (model, sampler, steps, method, eta, seed, ...). trajectory.safetensors
+ * holds x_1..x_T as "x_1", ..., "x_T".
+ */
+import { z } from 'zod';
+import { float32Tensor, parseSafetensors, serializeSafetensors, tensorToFloat64 } from '../../formats/safetensors.ts';
+
+export const LatentMetadata = z.object({
+  model: z.string(),
+  sampler: z.enum(['ddim', 'ddpm', 'flow-euler']),
+  predictionType: z.enum(['epsilon', 'v_prediction', 'flow']),
+  steps: z.number().int().positive(),
+  timesteps: z.array(z.number()),
+  method: z.enum(['preciseinv', 'ddim', 'fixed-point']),
+  eta: z.number().nonnegative(),
+  maxIters: z.number().int().nonnegative(),
+  guidance: z.number(),
+  prompt: z.string(),
+  seed: z.number().int(),
+});
+export type LatentMetadata = z.infer<typeof LatentMetadata>;
+
+/** safetensors metadata values are strings: numbers and arrays are JSON-encoded. */
+function toStrings(meta: LatentMetadata): Record<string, string> {
+  return Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+}
+
+function fromStrings(raw: Record<string, string>): LatentMetadata {
+  const decoded = Object.fromEntries(
+    Object.entries(raw).map(([k, v]) => {
+      if (k === 'model' || k === 'sampler' || k === 'predictionType' || k === 'method' || k === 'prompt') return [k, v];
+      try {
+        return [k, JSON.parse(v)];
+      } catch {
+        return [k, v];
+      }
+    }),
+  );
+  return LatentMetadata.parse(decoded);
+}
+
+export function encodeLatentFile(latent: Float32Array, dims: number[], meta: LatentMetadata): Uint8Array {
+  return serializeSafetensors({ latent: float32Tensor(latent, [1, ...dims]) }, toStrings(LatentMetadata.parse(meta)));
+}
+
+export function decodeLatentFile(bytes: Uint8Array, source = 'latent.safetensors'): { latent: Float32Array; dims: number[]; meta: LatentMetadata } {
+  const file = parseSafetensors(bytes, source);
+  const t = file.tensors.get('latent');
+  if (!t) throw new Error(`${source} has no tensor named 'latent'`);
+  return { latent: Float32Array.from(tensorToFloat64(t)), dims: t.shape.slice(1), meta: fromStrings(file.metadata) };
+}
+
+export function encodeTrajectoryFile(trajectory: readonly Float32Array[], dims: number[], meta: LatentMetadata): Uint8Array {
+  const tensors = Object.fromEntries(trajectory.map((x, i) => [`x_${i + 1}`, float32Tensor(x, [1, ...dims])]));
+  return serializeSafetensors(tensors, toStrings(meta));
+}
