@@ -1,0 +1,83 @@
+/**
+ * Signs and checks the upload and download URLs of the one-machine mode, the local stand-in for
+ * S3 presigned POST and GET: an HMAC-SHA256 over a policy that carries the key, the byte range,
+ * the content-type prefix and the expiry.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import type { PresignedPost, PresignedPostRequest } from './object-store.ts';
+
+export const LocalUploadPolicy = z.object({
+  key: z.string().min(1),
+  minBytes: z.number().int().nonnegative(),
+  maxBytes: z.number().int().positive(),
+  contentTypePrefix: z.string(),
+  expiresAt: z.number().int(),
+});
+export type LocalUploadPolicy = z.infer<typeof LocalUploadPolicy>;
+
+export const LOCAL_UPLOAD_PATH = '/v1/local/uploads';
+export const LOCAL_OBJECT_PATH = '/v1/local/objects';
+
+/** Why a signed local URL or form was refused; the route answers 403 with this message. */
+export class LocalSignatureError extends Error {
+  override name = 'LocalSignatureError';
+}
+
+export class LocalUrlSigner {
+  constructor(
+    private readonly secret: string,
+    /** Origin the API listens on, e.g. http://127.0.0.1:8080. */
+    readonly baseUrl: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  signPost(request: PresignedPostRequest): PresignedPost {
+    const expiresAt = this.now() + request.expiresInSeconds * 1000;
+    const policy: LocalUploadPolicy = {
+      key: request.key,
+      minBytes: request.minBytes,
+      maxBytes: request.maxBytes,
+      contentTypePrefix: request.contentTypePrefix,
+      expiresAt,
+    };
+    const encoded = Buffer.from(JSON.stringify(policy)).toString('base64url');
+    return {
+      url: `${this.baseUrl}${LOCAL_UPLOAD_PATH}`,
+      fields: { key: request.key, 'Content-Type': request.contentType, policy: encoded, signature: this.mac(`post\n${encoded}`) },
+      expiresAt: new Date(expiresAt),
+    };
+  }
+
+  /** Checks a posted form's policy and signature; returns the policy the upload must then satisfy. */
+  verifyPost(fields: { key?: string; policy?: string; signature?: string }): LocalUploadPolicy {
+    if (!fields.policy || !fields.signature || !fields.key) throw new LocalSignatureError('the form needs the key, policy and signature fields exactly as returned with the upload');
+    if (!this.equal(this.mac(`post\n${fields.policy}`), fields.signature)) throw new LocalSignatureError('the upload signature does not match its policy');
+    const policy = LocalUploadPolicy.parse(JSON.parse(Buffer.from(fields.policy, 'base64url').toString('utf8')));
+    if (policy.key !== fields.key) throw new LocalSignatureError(`the key field must be '${policy.key}'`);
+    if (this.now() > policy.expiresAt) throw new LocalSignatureError(`the upload URL expired at ${new Date(policy.expiresAt).toISOString()}; request a new one`);
+    return policy;
+  }
+
+  signGet(key: string, expiresInSeconds: number): string {
+    const expires = this.now() + expiresInSeconds * 1000;
+    const path = key.split('/').map(encodeURIComponent).join('/');
+    return `${this.baseUrl}${LOCAL_OBJECT_PATH}/${path}?expires=${expires}&signature=${this.mac(`get\n${key}\n${expires}`)}`;
+  }
+
+  verifyGet(key: string, expires: string | undefined, signature: string | undefined): void {
+    if (!expires || !signature) throw new LocalSignatureError('the download URL needs its expires and signature parameters');
+    if (!this.equal(this.mac(`get\n${key}\n${expires}`), signature)) throw new LocalSignatureError('the download signature does not match');
+    if (this.now() > Number(expires)) throw new LocalSignatureError('the download URL expired; fetch the job again for fresh URLs');
+  }
+
+  private mac(payload: string): string {
+    return createHmac('sha256', this.secret).update(payload).digest('hex');
+  }
+
+  private equal(expected: string, given: string): boolean {
+    const a = Buffer.from(expected);
+    const b = Buffer.from(given);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+}

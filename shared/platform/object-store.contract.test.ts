@@ -1,0 +1,50 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { FsObjectStore } from './fs-object-store.ts';
+import { JsonRecordStore } from './json-record-store.ts';
+import { LocalUrlSigner } from './local-url-signer.ts';
+import { objectStoreContract } from './object-store.contract.ts';
+import { S3ObjectStore } from './s3-object-store.ts';
+import { awsEmulatorEndpoint, createTestBucket, emulatorClients } from './testing/aws-emulator.ts';
+
+async function fsStore(): Promise<FsObjectStore> {
+  return new FsObjectStore({ root: await mkdtemp(join(tmpdir(), 'preciseinv-store-')), signer: new LocalUrlSigner('secret', 'http://127.0.0.1:1') });
+}
+
+describe('FsObjectStore', () => {
+  objectStoreContract(fsStore);
+
+  it('serialises concurrent conditional updates within the process', async () => {
+    const records = new JsonRecordStore(await fsStore(), z.object({ n: z.number() }), (id) => `records/${id}.json`);
+    await records.createIfAbsent('c', { n: 0 });
+    await Promise.all(Array.from({ length: 20 }, () => records.update('c', (r) => ({ n: r.n + 1 }))));
+    expect((await records.get('c'))?.value).toEqual({ n: 20 });
+  });
+
+  it('refuses keys that would leave its folder', async () => {
+    const store = await fsStore();
+    await expect(store.put('../escape', new Uint8Array(1))).rejects.toThrow(/invalid object key/);
+    await expect(store.get('a//b')).rejects.toThrow(/invalid object key/);
+  });
+});
+
+describe.skipIf(!awsEmulatorEndpoint)('S3ObjectStore against the emulator', () => {
+  const clients = awsEmulatorEndpoint ? emulatorClients() : undefined;
+  objectStoreContract(async () => new S3ObjectStore(clients!.s3, await createTestBucket(clients!)));
+
+  it('binds the POST policy to the key, a byte range and an image type', async () => {
+    const store = new S3ObjectStore(clients!.s3, await createTestBucket(clients!));
+    const post = await store.presignPost({ key: 'uploads/m/j1/input', minBytes: 1, maxBytes: 1234, contentType: 'image/png', contentTypePrefix: 'image/', expiresInSeconds: 300 });
+    // moto accepts uploads that break the policy, so the policy document itself is the evidence.
+    const policy = JSON.parse(Buffer.from(post.fields.Policy!, 'base64').toString('utf8')) as { expiration: string; conditions: unknown[] };
+    expect(policy.conditions).toEqual(
+      expect.arrayContaining([['content-length-range', 1, 1234], ['starts-with', '$Content-Type', 'image/'], { key: 'uploads/m/j1/input' }, { bucket: store.bucket }]),
+    );
+    const expiresIn = new Date(policy.expiration).getTime() - Date.now();
+    expect(expiresIn).toBeGreaterThan(290_000);
+    expect(expiresIn).toBeLessThanOrEqual(300_000);
+  });
+});

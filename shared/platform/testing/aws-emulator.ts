@@ -1,0 +1,57 @@
+/**
+ * The S3+SQS emulator (moto_server) that .ci/run starts: tests read its endpoint from
+ * PRECISEINV_TEST_AWS_ENDPOINT. In CI a missing endpoint is an error, never a silent skip.
+ */
+import { randomUUID } from 'node:crypto';
+import { CreateBucketCommand, PutBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { createAwsClients, type AwsClients } from '../aws-clients.ts';
+
+export const awsEmulatorEndpoint: string | undefined = process.env.PRECISEINV_TEST_AWS_ENDPOINT || undefined;
+
+if (process.env.CI === 'true' && !awsEmulatorEndpoint) {
+  throw new Error('PRECISEINV_TEST_AWS_ENDPOINT is not set: .ci/run starts moto_server and exports it; the AWS adapter tests cannot run without it');
+}
+
+export function emulatorClients(): AwsClients {
+  if (!awsEmulatorEndpoint) throw new Error('no AWS emulator endpoint');
+  return createAwsClients({ endpoint: awsEmulatorEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+}
+
+/** A fresh bucket per test, so tests sharing one emulator never see each other's objects. */
+export async function createTestBucket(clients: AwsClients): Promise<string> {
+  const bucket = `preciseinv-test-${randomUUID()}`;
+  await clients.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  return bucket;
+}
+
+/** A fresh queue, optionally with a dead-letter queue after maxReceiveCount receives. */
+export async function createTestQueue(clients: AwsClients, options: { maxReceiveCount?: number } = {}): Promise<{ queueUrl: string; queueArn: string; dlqUrl?: string }> {
+  const name = `preciseinv-test-${randomUUID()}`;
+  let dlqUrl: string | undefined;
+  const attributes: Record<string, string> = {};
+  if (options.maxReceiveCount !== undefined) {
+    dlqUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq` }))).QueueUrl!;
+    const dlqArn = await queueArn(clients, dlqUrl);
+    attributes.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount });
+  }
+  const queueUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }))).QueueUrl!;
+  return { queueUrl, queueArn: await queueArn(clients, queueUrl), ...(dlqUrl ? { dlqUrl } : {}) };
+}
+
+async function queueArn(clients: AwsClients, queueUrl: string): Promise<string> {
+  const out = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+  return out.Attributes!.QueueArn!;
+}
+
+/** S3 ObjectCreated notifications for keys under prefix go to the queue, as the CDK app configures them. */
+export async function notifyQueueOnUpload(clients: AwsClients, bucket: string, queueArnValue: string, prefix: string): Promise<void> {
+  await clients.s3.send(
+    new PutBucketNotificationConfigurationCommand({
+      Bucket: bucket,
+      NotificationConfiguration: {
+        QueueConfigurations: [{ QueueArn: queueArnValue, Events: ['s3:ObjectCreated:*'], Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: prefix }] } } }],
+      },
+    }),
+  );
+}
