@@ -5,6 +5,7 @@ import { linearRules } from './linear.ts';
 import { unaryRules } from './unary.ts';
 import { convRules } from './conv.ts';
 import { softmaxRules } from './softmax.ts';
+import { normalizationRules } from './normalization.ts';
 
 export const vjpRules: Readonly<Record<string, VjpRule>> = {
   ...arithmeticRules,
@@ -12,4 +13,5 @@ export const vjpRules: Readonly<Record<string, VjpRule>> = {
   ...unaryRules,
   ...convRules,
   ...softmaxRules,
+  ...normalizationRules,
 };
