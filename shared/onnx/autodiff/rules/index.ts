@@ -6,6 +6,7 @@ import { unaryRules } from './unary.ts';
 import { convRules } from './conv.ts';
 import { softmaxRules } from './softmax.ts';
 import { normalizationRules } from './normalization.ts';
+import { shapeOpRules } from './shape-ops.ts';
 
 export const vjpRules: Readonly<Record<string, VjpRule>> = {
   ...arithmeticRules,
@@ -14,4 +15,5 @@ export const vjpRules: Readonly<Record<string, VjpRule>> = {
   ...convRules,
   ...softmaxRules,
   ...normalizationRules,
+  ...shapeOpRules,
 };
