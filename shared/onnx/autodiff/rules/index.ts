@@ -7,6 +7,7 @@ import { convRules } from './conv.ts';
 import { softmaxRules } from './softmax.ts';
 import { normalizationRules } from './normalization.ts';
 import { shapeOpRules } from './shape-ops.ts';
+import { resizeRules } from './resize.ts';
 
 export const vjpRules: Readonly<Record<string, VjpRule>> = {
   ...arithmeticRules,
@@ -16,4 +17,5 @@ export const vjpRules: Readonly<Record<string, VjpRule>> = {
   ...softmaxRules,
   ...normalizationRules,
   ...shapeOpRules,
+  ...resizeRules,
 };
