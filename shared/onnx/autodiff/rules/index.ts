@@ -8,6 +8,7 @@ import { softmaxRules } from './softmax.ts';
 import { normalizationRules } from './normalization.ts';
 import { shapeOpRules } from './shape-ops.ts';
 import { resizeRules } from './resize.ts';
+import { einsumRules } from './einsum.ts';
 
 export const vjpRules: Readonly<Record<string, VjpRule>> = {
   ...arithmeticRules,
@@ -18,4 +19,5 @@ export const vjpRules: Readonly<Record<string, VjpRule>> = {
   ...normalizationRules,
   ...shapeOpRules,
   ...resizeRules,
+  ...einsumRules,
 };
