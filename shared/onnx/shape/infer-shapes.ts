@@ -529,7 +529,7 @@ function reduce(axesFromInputSince: number): ShapeRule {
   };
 }
 shapeRules['ReduceSum'] = reduce(13);
-for (const op of ['ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL2', 'ReduceSumSquare', 'ReduceLogSumExp']) {
+for (const op of ['ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceSumSquare', 'ReduceLogSumExp']) {
   shapeRules[op] = reduce(18);
 }
 shapeRules['ArgMax'] = (v) => {

@@ -9,6 +9,7 @@ import { normalizationRules } from './normalization.ts';
 import { shapeOpRules } from './shape-ops.ts';
 import { resizeRules } from './resize.ts';
 import { einsumRules } from './einsum.ts';
+import { reduceRules } from './reduce.ts';
 
 export const vjpRules: Readonly<Record<string, VjpRule>> = {
   ...arithmeticRules,
@@ -20,4 +21,5 @@ export const vjpRules: Readonly<Record<string, VjpRule>> = {
   ...shapeOpRules,
   ...resizeRules,
   ...einsumRules,
+  ...reduceRules,
 };

@@ -11,9 +11,10 @@ import { isLowPrecision } from '../precision.ts';
 import type { VjpContext, VjpRule } from '../rule.ts';
 import { unbroadcast } from '../unbroadcast.ts';
 
-/** Element type of a forward value, falling back to the node's first output. */
+/** Element type of a forward value, falling back to the node's first output, then first input. */
 export function elemTypeOf(ctx: VjpContext, name: string): number {
-  const t = ctx.shapeOrUndefined(name)?.elemType || ctx.shapeOrUndefined(ctx.output(0))?.elemType;
+  const known = (v: string) => ctx.shapeOrUndefined(v)?.elemType;
+  const t = known(name) || known(ctx.output(0)) || known(ctx.input(0));
   if (!t) ctx.fail(`element type of '${name}' is unknown`);
   return t;
 }
