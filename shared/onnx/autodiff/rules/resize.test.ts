@@ -4,6 +4,7 @@ import { TensorDataType } from '../../proto/types.ts';
 import { runAdjoint } from '../../testing/adjoint.ts';
 import { tinyModel } from '../../testing/tiny-model.ts';
 import { buildVjpGraph } from '../build-vjp.ts';
+import { inferShapes } from '../../shape/infer-shapes.ts';
 
 const F = TensorDataType.FLOAT;
 
@@ -31,6 +32,7 @@ const cases: ResizeCase[] = [
   { name: 'torch nearest 2x (asymmetric, floor)', opset: 14, x: [2, 3, 4, 5], y: [2, 3, 8, 10], attrs: torchNearest, params: scalesOf([1, 1, 2, 2]) },
   { name: 'default modes (half_pixel, round_prefer_floor), factors 3 and 2, odd sizes', opset: 17, x: [1, 2, 3, 5], y: [1, 2, 9, 10], attrs: { mode: attr.string('nearest') }, params: scalesOf([1, 1, 3, 2]) },
   { name: 'axes attribute, factor 2 on the last axis only', opset: 18, x: [2, 3, 5], y: [2, 3, 10], attrs: { ...torchNearest, axes: attr.ints([2]) }, params: scalesOf([2]) },
+  { name: 'axes attribute with sizes on the spatial axes', opset: 18, x: [2, 3, 3, 5], y: [2, 3, 6, 10], attrs: { ...torchNearest, axes: attr.ints([2, -1]) }, params: (b) => ['', '', b.int64s([6, 10], 'sizes')] },
   { name: 'sizes given, pytorch_half_pixel + round_prefer_ceil', opset: 19, x: [1, 2, 3, 3], y: [1, 2, 6, 9], attrs: { mode: attr.string('nearest'), coordinate_transformation_mode: attr.string('pytorch_half_pixel'), nearest_mode: attr.string('round_prefer_ceil') }, params: sizesOf([1, 2, 6, 9]) },
   { name: 'half_pixel_symmetric, factor 4 (wider accumulator)', opset: 21, x: [1, 1, 3, 2], y: [1, 1, 12, 8], attrs: { mode: attr.string('nearest'), coordinate_transformation_mode: attr.string('half_pixel_symmetric') }, params: scalesOf([1, 1, 4, 4]) },
   { name: 'asymmetric + round_prefer_floor is a block replication for factor 2', opset: 17, x: [1, 2, 3, 3], y: [1, 2, 6, 6], attrs: { ...torchNearest, nearest_mode: attr.string('round_prefer_floor') }, params: scalesOf([1, 1, 2, 2]) },
@@ -65,6 +67,12 @@ describe('nearest Resize gradient', () => {
       }
     });
   }
+
+  it('shape inference keeps the dims that an axes-restricted Resize leaves alone', () => {
+    const c = cases.find((k) => k.name.startsWith('axes attribute with sizes'))!;
+    const model = resizeModel({ ...c, y: c.y.map(() => null as unknown as number) });
+    expect(inferShapes(model.graph, c.opset).get(model.graph.output[0]!.name)?.dims).toEqual([2, 3, 6, 10]);
+  });
 
   const failing: [string, Record<string, Attr>, number[], RegExp][] = [
     ['linear mode', { mode: attr.string('linear') }, [1, 1, 2, 2], /only 'nearest'/],
