@@ -151,6 +151,11 @@ describe('unary gradient rules (double, exact)', () => {
     expect(await adjoint(m, 'x', { x: [3, 1, 5], y: [4, 5] })).toBeLessThan(1e-6);
   });
 
+  it('a mask computed from x itself (Greater on the path) passes nothing back through the comparison', async () => {
+    const m = model(14, [{ name: 'x', dims: [4, 6] }], (b) => b.op('Where', [b.op('Greater', ['x', b.scalar(0.3, D)]), b.op('Exp', ['x']), b.op('Sin', ['x'])]));
+    expect(await adjoint(m, 'x', { x: [4, 6] })).toBeLessThan(1e-6);
+  });
+
   for (const op of ['Max', 'Min']) {
     for (const wrt of ['x', 'y']) {
       it(`${op} of two broadcast operands, x [2,1,3] y [4,3], w.r.t. ${wrt}`, async () => {

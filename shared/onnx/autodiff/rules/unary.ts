@@ -1,8 +1,9 @@
 /**
  * Gradients of elementwise ops: Pow, Sqrt, Reciprocal, Exp, Log, Erf, Sigmoid, Tanh, Relu, Gelu,
  * Sin, Cos, Abs, Clip, Identity, Dropout, Cast, CastLike, Where, Max, Min, HardSigmoid, Softplus,
- * LeakyRelu, Elu, Mish. Where the derivative is a function of the forward output (Sigmoid, Tanh,
- * Exp, Sqrt, Reciprocal, Relu), the forward output is reused instead of recomputed.
+ * LeakyRelu, Elu, Mish; comparisons and ArgMax/NonZero pass nothing back. Where the derivative
+ * is a function of the forward output (Sigmoid, Tanh, Exp, Sqrt, Reciprocal, Relu), the forward
+ * output is reused instead of recomputed.
  */
 import { attr } from '../../graph-builder.ts';
 import { TensorDataType } from '../../proto/types.ts';
@@ -236,7 +237,12 @@ const extremum: VjpRule = (ctx) => {
   return grads;
 };
 
+// Boolean and index outputs (masks, argmax) carry no cotangent back to what they compare.
+const noGradient: VjpRule = () => [];
+const PREDICATES = ['Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'Not', 'And', 'Or', 'Xor', 'IsNaN', 'IsInf', 'ArgMax', 'ArgMin', 'NonZero'];
+
 export const unaryRules: Record<string, VjpRule> = {
+  ...Object.fromEntries(PREDICATES.map((op) => [op, noGradient])),
   Pow: pow,
   Sqrt: sqrt,
   Reciprocal: reciprocal,
