@@ -58,3 +58,8 @@ export const BatchView = Batch.omit({ owner: true })
   })
   .meta({ id: 'Batch' });
 export type BatchView = z.infer<typeof BatchView>;
+
+export const BatchImportResult = z
+  .object({ batchId: z.string(), jobs: z.array(JobView).describe('the queued jobs, one per imported object') })
+  .meta({ id: 'BatchImportResult' });
+export type BatchImportResult = z.infer<typeof BatchImportResult>;

@@ -1,5 +1,6 @@
 /** Job records at jobs/{jobId}.json, plus the jobs of a batch by their id prefix. */
 import { Job, jobKey } from '../contracts/job.ts';
+import { mapConcurrent } from './map-concurrent.ts';
 import { JsonRecordStore } from './json-record-store.ts';
 import type { ObjectStore } from './object-store.ts';
 
@@ -14,15 +15,7 @@ export class JobStore extends JsonRecordStore<Job> {
   async listByBatch(batchId: string, concurrency = 16): Promise<Job[]> {
     const ids: string[] = [];
     for await (const key of this.store.list(`${JOB_PREFIX}${batchId}-`)) ids.push(key.slice(JOB_PREFIX.length, -'.json'.length));
-    const jobs: (Job | undefined)[] = new Array(ids.length);
-    let next = 0;
-    const readers = Array.from({ length: Math.min(concurrency, ids.length) }, async () => {
-      while (next < ids.length) {
-        const index = next++;
-        jobs[index] = (await this.get(ids[index]!))?.value;
-      }
-    });
-    await Promise.all(readers);
+    const jobs = await mapConcurrent(ids, concurrency, async (id) => (await this.get(id))?.value);
     return jobs.filter((job): job is Job => job !== undefined && job.batchId === batchId);
   }
 }

@@ -16,8 +16,9 @@ export const LocalUploadPolicy = z.object({
 });
 export type LocalUploadPolicy = z.infer<typeof LocalUploadPolicy>;
 
-export const LOCAL_UPLOAD_PATH = '/v1/local/uploads';
-export const LOCAL_OBJECT_PATH = '/v1/local/objects';
+export const LOCAL_ROUTE_PREFIX = '/v1/local';
+export const LOCAL_UPLOAD_PATH = `${LOCAL_ROUTE_PREFIX}/uploads`;
+export const LOCAL_OBJECT_PATH = `${LOCAL_ROUTE_PREFIX}/objects`;
 
 /** Why a signed local URL or form was refused; the route answers 403 with this message. */
 export class LocalSignatureError extends Error {

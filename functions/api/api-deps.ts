@@ -1,0 +1,27 @@
+/** What the API needs from the outside world: ports, configuration and the model registry. */
+import type { ModelManifest } from '../../shared/contracts/model-manifest.ts';
+import type { BatchStore } from '../../shared/platform/batch-store.ts';
+import type { JobQueue } from '../../shared/platform/job-queue.ts';
+import type { JobStore } from '../../shared/platform/job-store.ts';
+import type { LocalUrlSigner } from '../../shared/platform/local-url-signer.ts';
+import type { ObjectStore } from '../../shared/platform/object-store.ts';
+import type { ApiKeyRing } from './api-keys.ts';
+
+export const DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024;
+
+export interface ApiDeps {
+  objects: ObjectStore;
+  jobs: JobStore;
+  batches: BatchStore;
+  /** The queue of a model's fleet. */
+  queueFor(model: string): JobQueue;
+  models: readonly ModelManifest[];
+  apiKeys: ApiKeyRing;
+  upload: { maxBytes: number; expiresInSeconds: number };
+  downloadExpiresInSeconds: number;
+  /** Only in the one-machine mode: the API itself serves the signed upload and download URLs. */
+  localSigner?: LocalUrlSigner;
+  now?: () => Date;
+}
+
+export type ApiEnv = { Variables: { owner: string } };

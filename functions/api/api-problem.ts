@@ -1,0 +1,68 @@
+/**
+ * API errors as RFC 9457 problem details. Handlers throw ApiProblem; the app's error handler
+ * renders it, so every failure path answers in one shape.
+ */
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { z } from 'zod';
+import { PROBLEM_CONTENT_TYPE, type Problem, type ProblemIssue } from '../../shared/contracts/problem.ts';
+
+const TITLES: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not found',
+  409: 'Conflict',
+  413: 'Content too large',
+  415: 'Unsupported media type',
+  422: 'Invalid request',
+  500: 'Internal error',
+};
+
+export class ApiProblem extends Error {
+  override name = 'ApiProblem';
+  constructor(
+    readonly status: number,
+    /** Stable slug; becomes the problem type URI. */
+    readonly slug: string,
+    detail: string,
+    readonly issues?: ProblemIssue[],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail);
+  }
+}
+
+/** Zod issue paths prefixed with where the input came from: body, query, param or header. */
+export function issuesFromZod(error: z.ZodError, target: string): ProblemIssue[] {
+  return error.issues.map((issue) => ({
+    path: [target, ...issue.path.map(String)].join('.'),
+    message: issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
+    code: issue.code,
+  }));
+}
+
+export function problemResponse(c: Context, problem: ApiProblem): Response {
+  const body: Problem = {
+    type: `https://preciseinv.dev/problems/${problem.slug}`,
+    title: TITLES[problem.status] ?? 'Error',
+    status: problem.status,
+    detail: problem.message,
+    instance: c.req.path,
+    ...(problem.issues?.length ? { issues: problem.issues } : {}),
+  };
+  return new Response(JSON.stringify(body), { status: problem.status, headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...problem.headers } });
+}
+
+/** Maps anything thrown in a handler to a problem; unknown errors are logged and answered 500 without internals. */
+export function toApiProblem(error: unknown): ApiProblem {
+  if (error instanceof ApiProblem) return error;
+  if (error instanceof HTTPException) {
+    const slug = error.status === 413 ? 'body-too-large' : error.status === 400 ? 'malformed-request' : 'http-error';
+    return new ApiProblem(error.status, slug, error.message || TITLES[error.status] || 'request refused');
+  }
+  console.error(JSON.stringify({ level: 'error', msg: 'unhandled API error', error: error instanceof Error ? (error.stack ?? error.message) : String(error) }));
+  return new ApiProblem(500, 'internal', 'the request failed inside the service; retry, and report it if it persists');
+}
+
+export const notFound = (what: string, id: string): ApiProblem => new ApiProblem(404, 'not-found', `no ${what} '${id}' for this API key`);

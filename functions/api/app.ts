@@ -1,0 +1,58 @@
+/**
+ * The HTTP API as one Hono app over ports: the same app serves Lambda, the Node server and tests.
+ * Validation failures, auth failures and thrown ApiProblems all answer as problem+json.
+ */
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { LOCAL_ROUTE_PREFIX } from '../../shared/platform/local-url-signer.ts';
+import type { ApiDeps, ApiEnv } from './api-deps.ts';
+import { ApiProblem, issuesFromZod, problemResponse, toApiProblem } from './api-problem.ts';
+import { bearerAuth } from './middleware/bearer-auth.ts';
+import { registerBatchRoutes } from './routes/batches.ts';
+import { registerHealthRoute } from './routes/health.ts';
+import { registerJobRoutes } from './routes/jobs.ts';
+import { registerLocalObjectRoutes } from './routes/local-objects.ts';
+import { registerModelRoutes } from './routes/models.ts';
+
+/** JSON bodies; the largest legitimate one is an import naming 1000 keys. */
+export const MAX_JSON_BODY_BYTES = 1024 * 1024;
+
+export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
+  const app = new OpenAPIHono<ApiEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw new ApiProblem(422, 'invalid-request', 'the request does not match the API schema; see issues', issuesFromZod(result.error, result.target === 'json' ? 'body' : result.target));
+    },
+  });
+
+  app.onError((error, c) => problemResponse(c, toApiProblem(error)));
+  app.notFound((c) => problemResponse(c, new ApiProblem(404, 'not-found', `no route ${c.req.method} ${c.req.path}; see /openapi.json`)));
+
+  const jsonLimit = bodyLimit({
+    maxSize: MAX_JSON_BODY_BYTES,
+    onError: () => {
+      throw new ApiProblem(413, 'body-too-large', `JSON bodies are limited to ${MAX_JSON_BODY_BYTES} bytes`);
+    },
+  });
+  const auth = bearerAuth(deps.apiKeys);
+  // Local upload and download URLs carry their own signatures instead of an API key.
+  app.use('/v1/*', async (c, next) => {
+    if (c.req.path.startsWith(`${LOCAL_ROUTE_PREFIX}/`)) return next();
+    await jsonLimit(c, async () => {
+      await auth(c, next);
+    });
+  });
+
+  registerHealthRoute(app);
+  registerModelRoutes(app, deps);
+  registerJobRoutes(app, deps);
+  registerBatchRoutes(app, deps);
+  if (deps.localSigner) registerLocalObjectRoutes(app, deps, deps.localSigner);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'http', scheme: 'bearer', description: 'an API key' });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'PreciseInv', version: '1', description: 'Exact diffusion inversion as a service: upload images, get the noise latents that reproduce them.' },
+    security: [{ apiKey: [] }],
+  });
+  return app;
+}

@@ -1,0 +1,89 @@
+/** Building job records and the views the API returns for them (presigned upload and output URLs). */
+import { createHash, randomBytes } from 'node:crypto';
+import { JobId, type Job } from '../../shared/contracts/job.ts';
+import { OutputName, type InputContentType, type InversionParams } from '../../shared/contracts/job-request.ts';
+import { toJobView, type JobView, type PresignedUpload } from '../../shared/contracts/job-view.ts';
+import type { JobStatus } from '../../shared/contracts/job-status.ts';
+import type { ModelManifest } from '../../shared/contracts/model-manifest.ts';
+import type { ApiDeps } from './api-deps.ts';
+import { ApiProblem } from './api-problem.ts';
+
+export const randomId = (prefix: string): string => `${prefix}-${randomBytes(12).toString('hex')}`;
+
+/** A stable hash of a parsed request, to tell a retry from a different request under the same Idempotency-Key. */
+export function requestHash(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
+}
+
+export function findModel(deps: ApiDeps, id: string, path: string): ModelManifest {
+  const model = deps.models.find((m) => m.id === id);
+  if (model) return model;
+  const known = deps.models.map((m) => m.id).join(', ');
+  throw new ApiProblem(422, 'unknown-model', `unknown model '${id}'`, [{ path, message: `unknown model '${id}'; known models: ${known}`, code: 'unknown_model' }]);
+}
+
+export interface NewJob {
+  id: string;
+  owner: string;
+  model: string;
+  batchId: string | null;
+  params: InversionParams;
+  input: { key: string; contentType: InputContentType };
+  webhook: string | null;
+  status: Extract<JobStatus, 'awaiting_upload' | 'queued'>;
+  requestHash: string;
+  now: Date;
+}
+
+export function newJobRecord(spec: NewJob): Job {
+  const at = spec.now.toISOString();
+  return {
+    id: spec.id,
+    owner: spec.owner,
+    model: spec.model,
+    batchId: spec.batchId,
+    params: spec.params,
+    input: spec.input,
+    webhook: spec.webhook,
+    status: spec.status,
+    progress: null,
+    attempts: 0,
+    error: null,
+    timings: { createdAt: at, queuedAt: spec.status === 'queued' ? at : null, startedAt: null, finishedAt: null },
+    outputs: {},
+    metrics: null,
+    lease: null,
+    requestHash: spec.requestHash,
+  };
+}
+
+export async function presignUpload(deps: ApiDeps, job: Job): Promise<PresignedUpload> {
+  const post = await deps.objects.presignPost({
+    key: job.input.key,
+    minBytes: 1,
+    maxBytes: deps.upload.maxBytes,
+    contentType: job.input.contentType,
+    contentTypePrefix: 'image/',
+    expiresInSeconds: deps.upload.expiresInSeconds,
+  });
+  return { url: post.url, fields: post.fields, expiresAt: post.expiresAt.toISOString(), maxBytes: deps.upload.maxBytes };
+}
+
+/** The job as the owner sees it: a fresh upload form while it awaits its image, download links once done. */
+export async function viewJob(deps: ApiDeps, job: Job): Promise<JobView> {
+  const links: JobView['outputs'] = {};
+  if (job.status === 'succeeded') {
+    for (const name of OutputName.options) {
+      const key = job.outputs[name];
+      if (key) links[name] = { key, url: await deps.objects.presignGet(key, deps.downloadExpiresInSeconds) };
+    }
+  }
+  return toJobView(job, links, job.status === 'awaiting_upload' ? await presignUpload(deps, job) : undefined);
+}
+
+/** The caller's own job, or 404: another key's job is indistinguishable from a missing one. */
+export async function ownedJob(deps: ApiDeps, id: string, owner: string): Promise<{ value: Job; etag: string }> {
+  const record = JobId.safeParse(id).success ? await deps.jobs.get(id) : undefined;
+  if (!record || record.value.owner !== owner) throw new ApiProblem(404, 'not-found', `no job '${id}' for this API key`);
+  return record;
+}
