@@ -284,3 +284,29 @@ describe('Tile and Pad', () => {
     expect(() => buildVjpGraph(m, { wrt: 'x', of: m.graph.output[0]!.name })).toThrow(/Pad.*reflect/);
   });
 });
+
+describe('float16', () => {
+  for (const opset of [14, 18]) {
+    it(`Slice, Gather with repeats, Expand, Concat, Split, Tile and Pad on float16 build graphs that run (opset ${opset})`, async () => {
+      const H = TensorDataType.FLOAT16;
+      const m = tinyModel({
+        opset,
+        inputs: [{ name: 'x', dims: [3, 'K'], elemType: H }],
+        build: (b) => {
+          const s = b.op('Slice', ['x', b.int64s([1]), b.int64s([-1]), b.int64s([1])]);
+          const g = b.op('Gather', [s, b.int64s([0, 2, 2])], { axis: attr.int(1) });
+          const e = b.op('Expand', [b.unsqueeze(g, [0]), b.int64s([2, 3, 3])]);
+          const [p0, p1] = b.node('Split', [e, b.int64s([1, 2])], { axis: attr.int(2) }, 2);
+          const t = b.op('Tile', [p1!, b.int64s([1, 1, 2])]);
+          const c = b.op('Concat', [p0!, b.op('Pad', [t, b.int64s([0, 0, 1, 0, 0, 0])])], { axis: attr.int(2) });
+          return [{ name: b.op('Sigmoid', [c]), dims: [], elemType: H }];
+        },
+      });
+      delete m.graph.output[0]!.type!.tensorType!.shape;
+      const vals = Array.from({ length: 18 }, (_, i) => ((i * 5) % 7) / 4 - 0.75);
+      const r = await runAdjoint(m, { wrt: 'x', of: m.graph.output[0]!.name, dims: { x: [3, 6] }, values: { x: vals }, step: 0.05 });
+      expect(r.relError).toBeLessThan(3e-2);
+    });
+  }
+});
+

@@ -272,8 +272,11 @@ const gather: VjpRule = (ctx) => {
     const updates = b.reshape(dy, target);
     const column = b.reshape(flatIdx, b.int64s(Array.from({ length: r }, (_, i) => (i === a ? -1 : 1))));
     const indices = b.op('Expand', [column, xDims && m !== undefined ? target : b.shapeOf(updates)]);
-    const g = b.op('ScatterElements', [zerosLike(ctx, x, elemType), indices, updates], { axis: attr.int(a), reduction: attr.string('add') });
-    return [g, undefined];
+    // Repeated rows accumulate in float32 for half types (ORT CPU has no float16 'add' scatter either).
+    const low = isLowPrecision(elemType);
+    const accType = low ? TensorDataType.FLOAT : elemType;
+    const g = b.op('ScatterElements', [zerosLike(ctx, x, accType), indices, low ? b.cast(updates, accType) : updates], { axis: attr.int(a), reduction: attr.string('add') });
+    return [low ? b.cast(g, elemType) : g, undefined];
   }
 
   // One-hot [D, m] with onehot[d, j] = (idx[j] == d), then dx = onehot @ dy viewed as [x[:a], m, rest].

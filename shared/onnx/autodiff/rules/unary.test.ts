@@ -243,3 +243,19 @@ describe('unary gradient rules ORT runs in float32 only', () => {
     });
   }
 });
+
+describe('float16', () => {
+  it('a chain of elementwise rules on float16 builds a graph that runs (opset 20)', async () => {
+    const H = TensorDataType.FLOAT16;
+    const m = model(20, [{ name: 'x', dims: [3, 'K'] }], (b) => {
+      const h = (v: number) => b.scalar(v, H);
+      const a = b.op('Gelu', [b.op('Clip', ['x', h(-1.2), h(1.1)])]);
+      const p = b.op('Pow', [b.op('Sqrt', [b.op('Exp', ['x'])]), h(2)]);
+      const w = b.op('Where', [b.op('Greater', ['x', h(0)]), b.op('Max', [a, p]), b.op('Erf', ['x'])]);
+      return b.cast(b.op('Tanh', [b.cast(w, F)]), H);
+    }, H);
+    const vals = Array.from({ length: 18 }, (_, i) => ((i * 5) % 7) / 4 - 0.8);
+    expect(await adjoint(m, 'x', { x: [3, 6] }, { values: { x: vals }, step: 0.05 })).toBeLessThan(3e-2);
+  });
+});
+
