@@ -99,10 +99,11 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
     if (node.domain !== '' && node.domain !== 'ai.onnx') {
       fail(`op from domain '${node.domain}' lies on the gradient path; only standard ONNX ops can be differentiated`);
     }
-    const rule = vjpRules[node.opType];
-    if (!rule) fail(`no gradient rule for op '${node.opType}', which lies on the path from '${wrt}' to '${of}'`);
+    // A node no cotangent reaches (e.g. Shape(sample) feeding a Reshape target) needs no rule.
     const dys = node.output.map((o) => (o && onPath.has(o) ? cotangent(o) : undefined));
     if (dys.every((d) => d === undefined)) continue;
+    const rule = vjpRules[node.opType];
+    if (!rule) fail(`no gradient rule for op '${node.opType}', which lies on the path from '${wrt}' to '${of}'`);
 
     const ctx: VjpContext = {
       node,
