@@ -26,6 +26,10 @@ const cases: ConvCase[] = [
   { name: 'auto_pad SAME_LOWER, stride 2, group 2', opset: 17, x: [1, 4, 5, 8], w: [4, 2, 4, 3], attrs: { auto_pad: attr.string('SAME_LOWER'), strides: attr.ints([2, 2]), group: attr.int(2) } },
   { name: 'auto_pad VALID, stride 3', opset: 21, x: [2, 2, 8, 7], w: [3, 2, 2, 3], attrs: { auto_pad: attr.string('VALID'), strides: attr.ints([3, 3]) } },
   { name: '3-D, stride 2, pads 1, group 2', opset: 17, x: [1, 2, 5, 4, 6], w: [4, 1, 3, 3, 3], attrs: { strides: attr.ints([2, 2, 2]), pads: attr.ints([1, 1, 1, 1, 1, 1]), group: attr.int(2) } },
+  { name: 'stride 1, asymmetric pads, dilation 2, group 2', opset: 18, x: [2, 4, 9, 8], w: [6, 2, 3, 2], attrs: { pads: attr.ints([1, 0, 4, 1]), dilations: attr.ints([2, 3]), group: attr.int(2) } },
+  { name: '1-D stride 1, group 3, kernel 5', opset: 14, x: [1, 6, 12], w: [3, 2, 5], attrs: { pads: attr.ints([2, 3]), group: attr.int(3) } },
+  { name: 'stride 1, pads beyond the kernel span (ConvTranspose path)', opset: 21, x: [1, 2, 4, 5], w: [3, 2, 2, 3], attrs: { pads: attr.ints([2, 1, 0, 3]) } },
+  { name: 'auto_pad SAME_UPPER, stride 1, even kernel', opset: 17, x: [1, 3, 6, 5], w: [2, 3, 4, 2], attrs: { auto_pad: attr.string('SAME_UPPER') } },
   { name: 'symbolic spatial dims, stride 2 (crop to runtime shape), even size', opset: 14, x: [1, 3, 8, 6], w: [2, 3, 3, 3], attrs: { strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]) }, dynamic: true },
   { name: 'symbolic spatial dims, stride 2, odd sizes', opset: 18, x: [2, 3, 7, 9], w: [2, 3, 3, 3], attrs: { strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]) }, dynamic: true },
   { name: 'symbolic spatial dims, stride 1', opset: 21, x: [1, 2, 5, 7], w: [3, 2, 3, 3], attrs: { pads: attr.ints([1, 1, 1, 1]) }, dynamic: true },
@@ -56,6 +60,15 @@ describe('Conv input gradient (ConvTranspose)', () => {
       }
     });
   }
+
+  it('stride 1 uses a Conv with transformed weights; stride 2 a ConvTranspose', () => {
+    const ops = (c: ConvCase) => {
+      const model = convModel(c);
+      return buildVjpGraph(model, { wrt: 'x', of: model.graph.output[0]!.name }).graph.node.map((n) => n.opType);
+    };
+    expect(ops(cases.find((c) => c.name.startsWith('depthwise'))!).filter((o) => o === 'Conv')).toHaveLength(2);
+    expect(ops(cases[0]!)).toContain('ConvTranspose');
+  });
 
   it('fails clearly when the weight lies on the gradient path', () => {
     const model = convModel(cases[0]!);

@@ -61,6 +61,20 @@ const conv: VjpRule = (ctx: VjpContext) => {
     }
   }
 
+  const spans = kernel.map((k, i) => (k - 1) * dilations[i]!);
+  const wStatic = wDims && wDims.every((d) => d !== null) ? (wDims as number[]) : undefined;
+  if (wStatic && strides.every((s) => s === 1) && begin.every((p, i) => p <= spans[i]! && end[i]! <= spans[i]!)) {
+    // Stride 1: a plain Conv with flipped, channel-swapped weights (ORT folds the weight
+    // transform once) runs at forward speed, where ConvTranspose on CPU is markedly slower.
+    const attrs: Record<string, ReturnType<typeof attr.int>> = {
+      pads: attr.ints([...spans.map((sp, i) => sp - begin[i]!), ...spans.map((sp, i) => sp - end[i]!)]),
+      kernel_shape: attr.ints(kernel),
+    };
+    if (dilations.some((d) => d !== 1)) attrs['dilations'] = attr.ints(dilations);
+    if (group !== 1) attrs['group'] = attr.int(group);
+    return [ctx.b.op('Conv', [dy, flippedWeights(ctx, w, wStatic, group)], attrs)];
+  }
+
   const attrs: Record<string, ReturnType<typeof attr.int>> = {
     pads: attr.ints([...begin, ...end]),
     kernel_shape: attr.ints(kernel),
@@ -81,5 +95,24 @@ const conv: VjpRule = (ctx: VjpContext) => {
   }
   return [dx];
 };
+
+/** W [M, C/g, k..] -> W' [C, M/g, k..] with every spatial axis reversed. */
+function flippedWeights(ctx: VjpContext, w: string, dims: number[], group: number): string {
+  const b = ctx.b;
+  const [m, cg] = [dims[0]!, dims[1]!];
+  const kernel = dims.slice(2);
+  const sp = kernel.map((_, i) => i);
+  let wt: string;
+  if (group === 1) {
+    wt = b.transpose(w, [1, 0, ...sp.map((i) => i + 2)]);
+  } else {
+    const grouped = b.reshape(w, b.int64s([group, m / group, cg, ...kernel], 'grouped_weight_shape'));
+    const swapped = b.transpose(grouped, [0, 2, 1, ...sp.map((i) => i + 3)]);
+    wt = b.reshape(swapped, b.int64s([group * cg, m / group, ...kernel], 'swapped_weight_shape'));
+  }
+  const axes = sp.map((i) => i + 2);
+  const minusOnes = axes.map(() => -1);
+  return b.op('Slice', [wt, b.int64s(minusOnes, 'starts'), b.int64s(kernel.map((k) => -k - 1), 'ends'), b.int64s(axes, 'axes'), b.int64s(minusOnes, 'steps')]);
+}
 
 export const convRules: Record<string, VjpRule> = { Conv: conv };

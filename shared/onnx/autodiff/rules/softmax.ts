@@ -15,9 +15,8 @@ const softmax: VjpRule = (ctx: VjpContext) => {
   const y = ctx.output(0);
   const b = ctx.b;
   const elemType = ctx.shape(y).elemType;
-  const dyY = b.mul(dy, y);
-  const s = accurateReduceSum(ctx, dyY, [axisOf(ctx)], true, elemType);
-  return [b.sub(dyY, b.mul(y, s))];
+  const s = accurateReduceSum(ctx, b.mul(dy, y), [axisOf(ctx)], true, elemType);
+  return [b.mul(b.sub(dy, s), y)];
 };
 
 // y = x - logsumexp(x): dx = dy - exp(y) * sum(dy)
