@@ -4,7 +4,7 @@
  * Squeeze/Unsqueeze, Split), so gradient rules are written once for every opset.
  */
 import { AttributeType, TensorDataType, type AttributeProto, type NodeProto, type TensorProto } from './proto/types.ts';
-import { makeTensor } from './tensor.ts';
+import { makeTensor, tensorValues } from './tensor.ts';
 
 export type Attr =
   | { kind: 'int'; value: number }
@@ -90,6 +90,12 @@ export class GraphBuilder {
     this.initializers.push(makeTensor(name, dataType, dims, values));
     this.constCache.set(key, name);
     return name;
+  }
+
+  /** Values of a constant this builder emitted, or undefined. */
+  constantValues(name: string): number[] | undefined {
+    const t = this.initializers.find((x) => x.name === name);
+    return t ? tensorValues(t) : undefined;
   }
 
   int64s(values: readonly number[], hint = 'ints'): string {

@@ -106,7 +106,7 @@ export function makeTensor(name: string, dataType: number, dims: readonly number
       case TensorDataType.FLOAT: dv.setFloat32(o, v, true); break;
       case TensorDataType.DOUBLE: dv.setFloat64(o, v, true); break;
       case TensorDataType.FLOAT16: dv.setUint16(o, floatToHalf(v), true); break;
-      case TensorDataType.INT64: dv.setBigInt64(o, BigInt(Math.trunc(v)), true); break;
+      case TensorDataType.INT64: dv.setBigInt64(o, clampInt64(v), true); break;
       case TensorDataType.INT32: dv.setInt32(o, v, true); break;
       case TensorDataType.UINT8:
       case TensorDataType.BOOL: dv.setUint8(o, v); break;
@@ -114,4 +114,11 @@ export function makeTensor(name: string, dataType: number, dims: readonly number
     }
   }
   return { name, dataType, dims: [...dims], rawData: raw };
+}
+
+/** int64 from a JS number; values at or beyond +-2^63 (sentinels such as INT64_MAX) saturate. */
+function clampInt64(v: number): bigint {
+  if (v >= 2 ** 63) return 2n ** 63n - 1n;
+  if (v <= -(2 ** 63)) return -(2n ** 63n);
+  return BigInt(Math.trunc(v));
 }

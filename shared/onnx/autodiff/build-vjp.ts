@@ -6,7 +6,7 @@
  * Only nodes on a path from `wrt` to `of` are differentiated; everything else (shape
  * arithmetic, timestep embeddings, conditioning) is kept as forward computation.
  */
-import { GraphBuilder } from '../graph-builder.ts';
+import { attr, GraphBuilder } from '../graph-builder.ts';
 import type { GraphProto, ModelProto, NodeProto, ValueInfoProto } from '../proto/types.ts';
 import { inferShapes } from '../shape/infer-shapes.ts';
 import type { ValueShape } from '../shape/value-shape.ts';
@@ -85,7 +85,7 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
   const cotangent = (name: string): string | undefined => {
     const terms = contributions.get(name);
     if (!terms || terms.length === 0) return undefined;
-    if (terms.length > 1) contributions.set(name, [b.sum(terms)]);
+    if (terms.length > 1) contributions.set(name, [concatDisjointPads(b, terms, shapes.get(name)) ?? b.sum(terms)]);
     return contributions.get(name)![0];
   };
 
@@ -241,4 +241,40 @@ function subgraphReads(g: GraphProto): string[] {
     for (const a of n.attribute) for (const s of [a.g, ...(a.graphs ?? [])]) if (s) out.push(...subgraphReads(s));
   }
   return out;
+}
+
+/**
+ * Cotangents of slices that tile a tensor along one axis (a chunk exported as several Slices)
+ * arrive as zero-Pads of disjoint windows. Their sum is the Concat of the unpadded pieces,
+ * which avoids materialising and adding full-size zero tensors.
+ */
+function concatDisjointPads(b: GraphBuilder, terms: readonly string[], target: ValueShape | undefined): string | undefined {
+  const dims = target?.dims;
+  if (!dims) return undefined;
+  const pieces: { inner: string; begin: number; end: number }[] = [];
+  let axis = -1;
+  for (const term of terms) {
+    const node = b.nodes.find((n) => n.output[0] === term);
+    if (!node || node.opType !== 'Pad' || node.input.length !== 2) return undefined;
+    if (node.attribute.some((a) => a.name === 'mode' && new TextDecoder().decode(a.s) !== 'constant')) return undefined;
+    const pads = b.constantValues(node.input[1]!);
+    if (!pads || pads.length !== 2 * dims.length || pads.some((p) => p < 0)) return undefined;
+    const padded = pads.flatMap((p, j) => (p !== 0 ? [j % dims.length] : []));
+    const padAxis = padded[0] ?? -1;
+    if (padded.some((a) => a !== padAxis) || padAxis < 0) return undefined;
+    if (axis >= 0 && padAxis !== axis) return undefined;
+    axis = padAxis;
+    pieces.push({ inner: node.input[0]!, begin: pads[padAxis]!, end: pads[padAxis + dims.length]! });
+  }
+  const size = dims[axis];
+  if (typeof size !== 'number') return undefined;
+  pieces.sort((p, q) => p.begin - q.begin);
+  let cursor = 0;
+  for (const p of pieces) {
+    // Window [begin, size - end) must start where the previous one ended.
+    if (p.begin !== cursor) return undefined;
+    cursor = size - p.end;
+  }
+  if (cursor !== size) return undefined;
+  return b.op('Concat', pieces.map((p) => p.inner), { axis: attr.int(axis) });
 }
