@@ -1,0 +1,299 @@
+/**
+ * The queue consumer of one model's fleet. Each cycle long-polls for up to maxBatchSize
+ * messages, claims their jobs with conditional writes (so a duplicate delivery never runs a job
+ * twice), runs compatible jobs in one engine call with a visibility and lease heartbeat, and
+ * settles each job: results written once, the message deleted, released, or left for the DLQ.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Job, JobError } from '../../shared/contracts/job.ts';
+import { isTerminal } from '../../shared/contracts/job-status.ts';
+import { jobMessageBody, parseQueueMessage } from '../../shared/contracts/queue-message.ts';
+import type { JobQueue, ReceivedMessage } from '../../shared/platform/job-queue.ts';
+import type { JobStore } from '../../shared/platform/job-store.ts';
+import type { ObjectStore } from '../../shared/platform/object-store.ts';
+import { CheckpointStore } from './checkpoint-store.ts';
+import { batchKey, type InversionResult, type InversionRunner, type InversionTask, type StepCheckpoint } from './inversion-runner.ts';
+import { claim, fail, release, renewLease, succeed } from './job-transitions.ts';
+import { writeResults } from './result-writer.ts';
+import type { WebhookSender } from './webhook-sender.ts';
+import { newCounters, type WorkerCounters } from './worker-counters.ts';
+import type { Logger } from './worker-logger.ts';
+
+export interface QueueWorkerDeps {
+  objects: ObjectStore;
+  jobs: JobStore;
+  queue: JobQueue;
+  runner: InversionRunner;
+  logger: Logger;
+  webhooks?: WebhookSender;
+  now?: () => Date;
+}
+
+export interface QueueWorkerOptions {
+  workerId?: string;
+  /** Message visibility and job lease, renewed by the heartbeat. */
+  visibilityTimeoutSeconds: number;
+  waitSeconds: number;
+  heartbeatSeconds?: number;
+  /** Least time between progress writes to the job record; checkpoints are written every step. */
+  progressIntervalMs?: number;
+  /** Delay before a job that failed transiently is retried, by receive count. */
+  retryDelaySeconds?: (receiveCount: number) => number;
+}
+
+type AbortReason = 'shutdown' | 'canceled' | 'lease_lost';
+
+interface Claimed {
+  message: ReceivedMessage;
+  job: Job;
+  lastAttempt: boolean;
+  controller: AbortController;
+}
+
+const SQS_RECEIVE_LIMIT = 10;
+const MAX_VISIBILITY_SECONDS = 43_200;
+
+export class QueueWorker {
+  readonly workerId: string;
+  readonly counters: WorkerCounters = newCounters();
+  private readonly checkpoints: CheckpointStore;
+  private readonly now: () => Date;
+  private readonly stopping = new AbortController();
+  private readonly active = new Set<Claimed>();
+  private readonly webhookDeliveries = new Set<Promise<unknown>>();
+  private loop: Promise<void> | undefined;
+  private maxReceives: Promise<number | undefined> | undefined;
+
+  constructor(
+    private readonly deps: QueueWorkerDeps,
+    private readonly options: QueueWorkerOptions,
+  ) {
+    this.workerId = options.workerId ?? `worker-${randomUUID()}`;
+    this.checkpoints = new CheckpointStore(deps.objects);
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Polls until stop(); errors in one cycle are logged and the loop goes on. */
+  start(): Promise<void> {
+    this.loop ??= (async () => {
+      while (!this.stopping.signal.aborted) {
+        try {
+          await this.runOnce();
+        } catch (error) {
+          if (this.stopping.signal.aborted) break;
+          this.deps.logger.error('worker cycle failed', { error: (error as Error).message });
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
+    })();
+    return this.loop;
+  }
+
+  /**
+   * Graceful stop (SIGTERM): running jobs stop at their next step boundary, keep their
+   * checkpoint, go back to queued and their messages become visible at once.
+   */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    for (const claimed of this.active) claimed.controller.abort('shutdown' satisfies AbortReason);
+    await this.loop;
+    await Promise.all(this.webhookDeliveries);
+  }
+
+  /** One receive and everything it brought in; returns the number of messages received. */
+  async runOnce(): Promise<number> {
+    const { runner, queue } = this.deps;
+    const messages = await queue.receive({
+      maxMessages: Math.min(runner.maxBatchSize, SQS_RECEIVE_LIMIT),
+      waitSeconds: this.options.waitSeconds,
+      visibilityTimeoutSeconds: this.options.visibilityTimeoutSeconds,
+      signal: this.stopping.signal,
+    });
+    const maxReceives = await (this.maxReceives ??= queue.maxReceiveCount());
+    const claimed: Claimed[] = [];
+    for (const message of messages) {
+      const admitted = await this.admit(message, maxReceives, claimed);
+      if (admitted) claimed.push(admitted);
+    }
+    const groups = new Map<string, Claimed[]>();
+    for (const c of claimed) groups.set(batchKey(c.job), [...(groups.get(batchKey(c.job)) ?? []), c]);
+    for (const group of groups.values()) await this.runGroup(group);
+    return messages.length;
+  }
+
+  /** Decides what a message means for its job; returns the job if this worker now holds it. */
+  private async admit(message: ReceivedMessage, maxReceives: number | undefined, claimedSoFar: readonly Claimed[]): Promise<Claimed | undefined> {
+    const { queue, jobs, logger } = this.deps;
+    const parsed = parseQueueMessage(message.body);
+    if (parsed.kind === 'test-event') return void (await queue.delete(message.receiptHandle));
+    if (parsed.kind === 'invalid') {
+      logger.warn('unreadable message', { messageId: message.id, reason: parsed.reason, receiveCount: message.receiveCount });
+      // With a dead-letter queue it goes there for inspection; without one it would loop forever.
+      return void (await (maxReceives === undefined ? queue.delete(message.receiptHandle) : queue.changeVisibility(message.receiptHandle, 0)));
+    }
+    if (parsed.items.length !== 1) {
+      // Rare multi-record events become one message per job, so each settles on its own.
+      await queue.sendMany(parsed.items.map((item) => jobMessageBody(item.jobId)));
+      return void (await queue.delete(message.receiptHandle));
+    }
+    const jobId = parsed.items[0]!.jobId;
+    const log = logger.child({ jobId, messageId: message.id });
+    if (claimedSoFar.some((c) => c.job.id === jobId)) {
+      this.counters.duplicateDeliveries++;
+      log.info('duplicate delivery in the same receive; dropped');
+      return void (await queue.delete(message.receiptHandle));
+    }
+    const result = await jobs.update(jobId, (job) => claim(job, this.workerId, this.now(), this.options.visibilityTimeoutSeconds));
+    if (!result) {
+      log.warn('message for a job that does not exist; dropped');
+      return void (await queue.delete(message.receiptHandle));
+    }
+    const job = result.record.value;
+    if (!result.changed) {
+      this.counters.duplicateDeliveries++;
+      if (isTerminal(job.status)) {
+        log.info('job already finished; duplicate message dropped', { status: job.status });
+        return void (await queue.delete(message.receiptHandle));
+      }
+      // Running elsewhere: keep this copy hidden until that lease would lapse, in case its worker dies.
+      const remaining = Math.ceil((Date.parse(job.lease!.expiresAt) - this.now().getTime()) / 1000) + 1;
+      log.info('job running on another worker; message hidden until its lease lapses', { holder: job.lease?.workerId });
+      return void (await queue.changeVisibility(message.receiptHandle, Math.min(Math.max(remaining, 1), MAX_VISIBILITY_SECONDS)));
+    }
+    log.info('job claimed', { attempt: job.attempts, receiveCount: message.receiveCount });
+    return { message, job, lastAttempt: maxReceives !== undefined && message.receiveCount >= maxReceives, controller: new AbortController() };
+  }
+
+  private async runGroup(group: Claimed[]): Promise<void> {
+    const ready: { claimed: Claimed; task: InversionTask }[] = [];
+    for (const claimed of group) {
+      if (this.stopping.signal.aborted) {
+        await this.settle(claimed, undefined, 'shutdown');
+        continue;
+      }
+      const image = await this.deps.objects.get(claimed.job.input.key);
+      if (!image) {
+        await this.settle(claimed, { ok: false, retryable: false, error: { code: 'input_missing', message: `no image at '${claimed.job.input.key}'` } });
+        continue;
+      }
+      const resume = await this.checkpoints.latest(claimed.job.id, claimed.job.params.steps);
+      if (resume) this.deps.logger.info('resuming from checkpoint', { jobId: claimed.job.id, step: resume.step });
+      ready.push({ claimed, task: { job: claimed.job, image: image.body, ...(resume ? { resume } : {}), onStep: this.stepHandler(claimed), signal: claimed.controller.signal } });
+    }
+    if (ready.length === 0) return;
+
+    for (const { claimed } of ready) this.active.add(claimed);
+    const heartbeat = setInterval(() => void this.heartbeat(ready.map((r) => r.claimed)), (this.options.heartbeatSeconds ?? this.options.visibilityTimeoutSeconds / 3) * 1000);
+    const started = performance.now();
+    let results: InversionResult[];
+    try {
+      results = await this.deps.runner.run(ready.map((r) => r.task));
+      if (results.length !== ready.length) throw new Error(`the engine returned ${results.length} results for ${ready.length} tasks`);
+    } catch (error) {
+      results = ready.map(() => ({ ok: false, retryable: true, error: { code: 'engine_error', message: (error as Error).message } }));
+    } finally {
+      clearInterval(heartbeat);
+      for (const { claimed } of ready) this.active.delete(claimed);
+    }
+    this.counters.inversionSeconds += (performance.now() - started) / 1000;
+    for (const [i, { claimed }] of ready.entries()) {
+      const reason = claimed.controller.signal.aborted ? (claimed.controller.signal.reason as AbortReason) : undefined;
+      await this.settle(claimed, results[i], reason);
+    }
+  }
+
+  /** Persists each step's checkpoint, then records progress and renews the lease (throttled). */
+  private stepHandler(claimed: Claimed): (step: StepCheckpoint) => Promise<void> {
+    let lastWrite = 0;
+    return async (step) => {
+      await this.checkpoints.save(claimed.job.id, step);
+      const interval = this.options.progressIntervalMs ?? 1000;
+      if (Date.now() - lastWrite < interval && step.step < step.totalSteps) return;
+      lastWrite = Date.now();
+      await this.renew(claimed, { step: step.step, totalSteps: step.totalSteps });
+    };
+  }
+
+  private async heartbeat(claimed: readonly Claimed[]): Promise<void> {
+    await Promise.all(
+      claimed.map(async (c) => {
+        if (c.controller.signal.aborted) return;
+        try {
+          await this.deps.queue.changeVisibility(c.message.receiptHandle, this.options.visibilityTimeoutSeconds);
+          await this.renew(c);
+        } catch (error) {
+          this.deps.logger.warn('heartbeat failed', { jobId: c.job.id, error: (error as Error).message });
+        }
+      }),
+    );
+  }
+
+  /** Renews the lease; a job canceled or taken over meanwhile aborts its task. */
+  private async renew(claimed: Claimed, progress?: { step: number; totalSteps: number }): Promise<void> {
+    const result = await this.deps.jobs.update(claimed.job.id, (job) => renewLease(job, this.workerId, this.now(), this.options.visibilityTimeoutSeconds, progress));
+    if (result?.changed) return;
+    const status = result?.record.value.status;
+    claimed.controller.abort((status === 'canceled' ? 'canceled' : 'lease_lost') satisfies AbortReason);
+  }
+
+  private async settle(claimed: Claimed, result: InversionResult | undefined, aborted?: AbortReason): Promise<void> {
+    const { jobs, queue, logger } = this.deps;
+    const { job, message } = claimed;
+    const log = logger.child({ jobId: job.id, messageId: message.id });
+    const update = (change: (j: Job) => Job | undefined) => jobs.update(job.id, change);
+
+    if (aborted === 'shutdown' && !result?.ok) {
+      await update((j) => release(j, this.workerId));
+      await queue.changeVisibility(message.receiptHandle, 0);
+      this.counters.jobsReleased++;
+      return log.info('released on shutdown; resumes from its checkpoint elsewhere');
+    }
+    if (aborted === 'canceled') {
+      await this.checkpoints.clear(job.id);
+      await queue.delete(message.receiptHandle);
+      this.counters.jobsCanceled++;
+      log.info('canceled while running');
+      return this.notify(job.id);
+    }
+    if (aborted === 'lease_lost') {
+      await queue.delete(message.receiptHandle);
+      return log.warn('lease lost to another worker; its run continues there');
+    }
+    if (result?.ok) {
+      const outputs = await writeResults(this.deps.objects, job, result.outputs, result.metrics);
+      const done = await update((j) => succeed(j, this.workerId, this.now(), outputs, result.metrics));
+      await this.checkpoints.clear(job.id);
+      await queue.delete(message.receiptHandle);
+      if (!done?.changed) return log.warn('finished, but the job changed meanwhile; its record was left as is', { status: done?.record.value.status });
+      this.counters.jobsSucceeded++;
+      this.counters.modelEvals += result.metrics.modelEvals;
+      log.info('job succeeded', { seconds: result.metrics.seconds, modelEvals: result.metrics.modelEvals, counters: this.counters });
+      return this.notify(job.id);
+    }
+    const error: JobError = result && !result.ok ? result.error : { code: 'engine_error', message: 'no result' };
+    const retryable = result && !result.ok ? result.retryable : true;
+    if (retryable && !claimed.lastAttempt) {
+      await update((j) => release(j, this.workerId, error));
+      await queue.changeVisibility(message.receiptHandle, this.options.retryDelaySeconds?.(message.receiveCount) ?? Math.min(30 * 2 ** (message.receiveCount - 1), 900));
+      this.counters.jobsReleased++;
+      return log.warn('attempt failed; will retry', { error, receiveCount: message.receiveCount });
+    }
+    const finalError = retryable ? { code: 'max_attempts', message: `gave up after ${message.receiveCount} attempts; last error (${error.code}): ${error.message}` } : error;
+    await update((j) => fail(j, this.workerId, this.now(), finalError));
+    // A retryable fault that outlived its attempts goes to the DLQ for inspection; a bad input has nothing more to show.
+    if (retryable) await queue.changeVisibility(message.receiptHandle, 0);
+    else await queue.delete(message.receiptHandle);
+    this.counters.jobsFailed++;
+    log.error('job failed', { error: finalError });
+    return this.notify(job.id);
+  }
+
+  private async notify(jobId: string): Promise<void> {
+    const webhooks = this.deps.webhooks;
+    if (!webhooks) return;
+    const job = (await this.deps.jobs.get(jobId))?.value;
+    if (!job?.webhook) return;
+    const delivery = webhooks.deliver(job).finally(() => this.webhookDeliveries.delete(delivery));
+    this.webhookDeliveries.add(delivery);
+  }
+}
