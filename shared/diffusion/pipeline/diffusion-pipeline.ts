@@ -1,0 +1,123 @@
+/**
+ * A model folder opened for inversion: scheduler config, VAE, text stacks, the denoiser and its
+ * gradient graph, each ONNX session created once and reused for every image.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ort from 'onnxruntime-node';
+import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
+import { TextEncoder } from '../components/text-encoder.ts';
+import { openVae, type Vae } from '../components/vae.ts';
+import { readFolderManifest } from '../folder-manifest.ts';
+import { openModelFolder, type ModelFolder } from '../model-folder.ts';
+import { OnnxDenoiser, type ConditioningInput } from '../onnx-denoiser.ts';
+import { parseSchedulerConfig, type SchedulerConfig } from '../schedulers/scheduler-config.ts';
+import { loadModel } from '../../onnx/model-io.ts';
+import type { ValueInfoProto } from '../../onnx/proto/types.ts';
+import { encodeConditioning, type PromptTokenizer, type TextStack } from './prompt-conditioning.ts';
+
+const LATENT_INPUTS = new Set(['sample', 'hidden_states', 'timestep']);
+
+export interface PipelineOptions {
+  executionProviders?: ort.InferenceSession.ExecutionProviderConfig[];
+  /** Extra tokenizers by folder name (e.g. a T5 tokenizer for tokenizer_3). */
+  tokenizerFactories?: Record<string, (dir: string) => PromptTokenizer>;
+}
+
+export class DiffusionPipeline {
+  private constructor(
+    readonly folder: ModelFolder,
+    readonly scheduler: SchedulerConfig,
+    readonly vae: Vae,
+    private readonly stacks: (TextStack | undefined)[],
+    private readonly forward: ort.InferenceSession,
+    private readonly vjp: ort.InferenceSession | undefined,
+    readonly denoiserInputs: ValueInfoProto[],
+    private readonly forceZeros: boolean,
+  ) {}
+
+  static async open(dir: string, options: PipelineOptions = {}): Promise<DiffusionPipeline> {
+    const folder = openModelFolder(dir);
+    const sessionOptions: ort.InferenceSession.SessionOptions = { executionProviders: options.executionProviders ?? ['cpu'] };
+    const scheduler = parseSchedulerConfig(JSON.parse(readFileSync(join(folder.dir, 'scheduler', 'scheduler_config.json'), 'utf8')), join(folder.dir, 'scheduler', 'scheduler_config.json'));
+    const vae = await openVae(folder.dir, sessionOptions);
+    const stacks: (TextStack | undefined)[] = [];
+    for (const [encoder, tokenizer] of [['text_encoder', 'tokenizer'], ['text_encoder_2', 'tokenizer_2'], ['text_encoder_3', 'tokenizer_3']] as const) {
+      const path = folder.components[encoder];
+      if (!path) {
+        stacks.push(undefined);
+        continue;
+      }
+      const tokDir = join(folder.dir, tokenizer);
+      if (!existsSync(tokDir)) throw new Error(`${folder.dir} has ${encoder} but no ${tokenizer}/ folder`);
+      const factory = options.tokenizerFactories?.[tokenizer];
+      const tok: PromptTokenizer = factory ? factory(tokDir) : existsSync(join(tokDir, 'vocab.json')) ? ClipTokenizer.fromFolder(tokDir) : unsupportedTokenizer(tokDir);
+      stacks.push({ encoder: await TextEncoder.open(path, sessionOptions), tokenizer: tok });
+    }
+    const record = readFolderManifest(folder.dir)?.gradientGraph;
+    const forward = await ort.InferenceSession.create(folder.denoiser.path, sessionOptions);
+    const vjp = record && existsSync(join(folder.dir, record.path)) ? await ort.InferenceSession.create(join(folder.dir, record.path), sessionOptions) : undefined;
+    const graph = loadModel(folder.denoiser.path).model.graph;
+    const inputs = graph.input.filter((i) => !graph.initializer.some((t) => t.name === i.name));
+    const forceZeros = folder.index['force_zeros_for_empty_prompt'] === true;
+    return new DiffusionPipeline(folder, scheduler, vae, stacks, forward, vjp, inputs, forceZeros);
+  }
+
+  get hasGradientGraph(): boolean {
+    return this.vjp !== undefined;
+  }
+
+  /** Latent channels the denoiser takes. */
+  get latentChannels(): number {
+    const dims = this.denoiserInputs.find((i) => i.name === this.folder.denoiser.wrt)?.type?.tensorType?.shape;
+    return dims?.[1]?.dimValue ?? this.vae.latentChannels;
+  }
+
+  /** Per-image dims of the conditioning inputs the denoiser declares. */
+  conditioningInputs(): Record<string, number[]> {
+    const out: Record<string, number[]> = {};
+    for (const i of this.denoiserInputs) {
+      if (LATENT_INPUTS.has(i.name)) continue;
+      const shape = i.type?.tensorType?.shape ?? [];
+      out[i.name] = shape.slice(1).map((d) => d.dimValue ?? 77);
+    }
+    return out;
+  }
+
+  async conditioning(prompts: string[], guidance: number, size: { height: number; width: number }): Promise<Record<string, ConditioningInput>> {
+    return encodeConditioning(this.stacks, { prompts, inputs: this.conditioningInputs(), guidance, size, forceZerosForEmptyPrompt: this.forceZeros });
+  }
+
+  /** LCM-style models take the guidance scale as an input instead of running two branches. */
+  get guidanceIsInput(): boolean {
+    return this.denoiserInputs.some((i) => i.name === 'timestep_cond');
+  }
+
+  denoiser(conditioning: Record<string, ConditioningInput>, latentDims: number[], guidance: number): OnnxDenoiser {
+    return new OnnxDenoiser({
+      forward: this.forward,
+      ...(this.vjp ? { vjp: this.vjp } : {}),
+      inputs: this.denoiserInputs,
+      wrt: this.folder.denoiser.wrt,
+      of: this.folder.denoiser.of,
+      latentDims,
+      conditioning,
+      guidance: this.guidanceIsInput ? 1 : guidance,
+    });
+  }
+
+  async release(): Promise<void> {
+    await this.forward.release();
+    await this.vjp?.release();
+    await this.vae.release();
+    for (const s of this.stacks) await s?.encoder.release();
+  }
+}
+
+function unsupportedTokenizer(dir: string): PromptTokenizer {
+  return {
+    encodeBatch() {
+      throw new Error(`${dir}: no supported tokenizer files (expected vocab.json + merges.txt for CLIP)`);
+    },
+  };
+}
