@@ -16,6 +16,41 @@ export interface SyntheticFolderOptions {
   opset?: number;
 }
 
+/**
+ * An unconditional pixel-space model (no VAE, no text encoder): out = 0.5 tanh(conv3x3(x) + t/1000).
+ * Small enough to run whole inversions in tests, nonlinear enough that DDIM inversion drifts.
+ */
+export function writePixelSpaceFolder(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pi-pixel-'));
+  const w = Array.from({ length: 3 * 3 * 3 * 3 }, (_, i) => Math.sin(i * 1.7) * 0.35);
+  const model = tinyModel({
+    opset: 17,
+    inputs: [
+      { name: 'sample', dims: ['batch', 3, 'height', 'width'] },
+      { name: 'timestep', dims: ['batch'] },
+    ],
+    constants: [{ name: 'w', dims: [3, 3, 3, 3], values: w }],
+    build: (b) => {
+      const conv = b.op('Conv', ['sample', 'w'], { pads: { kind: 'ints', value: [1, 1, 1, 1] } });
+      const t = b.unsqueeze(b.div('timestep', b.scalar(1000, TensorDataType.FLOAT)), [1, 2, 3]);
+      const out = b.mul(b.op('Tanh', [b.add(conv, t)]), b.scalar(0.5, TensorDataType.FLOAT));
+      return [{ name: b.op('Identity', [out]), dims: ['batch', 3, 'height', 'width'] }];
+    },
+  });
+  model.graph.node.at(-1)!.output = ['out_sample'];
+  model.graph.output[0]!.name = 'out_sample';
+  mkdirSync(join(dir, 'unet'));
+  mkdirSync(join(dir, 'scheduler'));
+  saveModel(model, join(dir, 'unet', 'model.onnx'));
+  writeFileSync(join(dir, 'unet', 'config.json'), JSON.stringify({ sample_size: 24, in_channels: 3, out_channels: 3 }));
+  writeFileSync(join(dir, 'model_index.json'), JSON.stringify({ _class_name: 'DDPMPipeline', unet: ['diffusers', 'UNet2DModel'], scheduler: ['diffusers', 'DDIMScheduler'] }));
+  writeFileSync(
+    join(dir, 'scheduler', 'scheduler_config.json'),
+    JSON.stringify({ _class_name: 'DDIMScheduler', num_train_timesteps: 1000, beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, set_alpha_to_one: false, steps_offset: 1, timestep_spacing: 'leading' }),
+  );
+  return dir;
+}
+
 /** out = sample * w + tanh-free mix of the conditioning: (sample - c) * sample * w, all broadcasting. */
 function defaultBody(b: GraphBuilder): string {
   const ctx = b.reduceMean('encoder_hidden_states', [1, 2], false); // [N]
