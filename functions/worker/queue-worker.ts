@@ -10,6 +10,7 @@ import { isTerminal } from '../../shared/contracts/job-status.ts';
 import { jobMessageBody, parseQueueMessage } from '../../shared/contracts/queue-message.ts';
 import type { JobQueue, ReceivedMessage } from '../../shared/platform/job-queue.ts';
 import type { JobStore } from '../../shared/platform/job-store.ts';
+import { mapConcurrent } from '../../shared/platform/map-concurrent.ts';
 import type { ObjectStore } from '../../shared/platform/object-store.ts';
 import { CheckpointStore } from './checkpoint-store.ts';
 import { batchKey, type InversionResult, type InversionRunner, type InversionTask, type StepCheckpoint } from './inversion-runner.ts';
@@ -165,21 +166,18 @@ export class QueueWorker {
   }
 
   private async runGroup(group: Claimed[]): Promise<void> {
-    const ready: { claimed: Claimed; task: InversionTask }[] = [];
-    for (const claimed of group) {
-      if (this.stopping.signal.aborted) {
-        await this.settle(claimed, undefined, 'shutdown');
-        continue;
-      }
+    const prepared = await mapConcurrent(group, group.length, async (claimed) => {
+      if (this.stopping.signal.aborted) return void (await this.settle(claimed, undefined, 'shutdown'));
       const image = await this.deps.objects.get(claimed.job.input.key);
       if (!image) {
-        await this.settle(claimed, { ok: false, retryable: false, error: { code: 'input_missing', message: `no image at '${claimed.job.input.key}'` } });
-        continue;
+        return void (await this.settle(claimed, { ok: false, retryable: false, error: { code: 'input_missing', message: `no image at '${claimed.job.input.key}'` } }));
       }
       const resume = await this.checkpoints.latest(claimed.job.id, claimed.job.params.steps);
       if (resume) this.deps.logger.info('resuming from checkpoint', { jobId: claimed.job.id, step: resume.step });
-      ready.push({ claimed, task: { job: claimed.job, image: image.body, ...(resume ? { resume } : {}), onStep: this.stepHandler(claimed), signal: claimed.controller.signal } });
-    }
+      const task: InversionTask = { job: claimed.job, image: image.body, ...(resume ? { resume } : {}), onStep: this.stepHandler(claimed), signal: claimed.controller.signal };
+      return { claimed, task };
+    });
+    const ready = prepared.filter((r) => r !== undefined);
     if (ready.length === 0) return;
 
     for (const { claimed } of ready) this.active.add(claimed);
@@ -196,10 +194,9 @@ export class QueueWorker {
       for (const { claimed } of ready) this.active.delete(claimed);
     }
     this.counters.inversionSeconds += (performance.now() - started) / 1000;
-    for (const [i, { claimed }] of ready.entries()) {
-      const reason = claimed.controller.signal.aborted ? (claimed.controller.signal.reason as AbortReason) : undefined;
-      await this.settle(claimed, results[i], reason);
-    }
+    await mapConcurrent(ready, ready.length, ({ claimed }, i) =>
+      this.settle(claimed, results[i], claimed.controller.signal.aborted ? (claimed.controller.signal.reason as AbortReason) : undefined),
+    );
   }
 
   /** Persists each step's checkpoint, then records progress and renews the lease (throttled). */

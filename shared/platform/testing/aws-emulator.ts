@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CreateBucketCommand, PutBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { createAwsClients, type AwsClients } from '../aws-clients.ts';
 
 export const awsEmulatorEndpoint: string | undefined = process.env.PRECISEINV_TEST_AWS_ENDPOINT || undefined;
@@ -44,8 +44,11 @@ async function queueArn(clients: AwsClients, queueUrl: string): Promise<string> 
   return out.Attributes!.QueueArn!;
 }
 
-/** S3 ObjectCreated notifications for keys under prefix go to the queue, as the CDK app configures them. */
-export async function notifyQueueOnUpload(clients: AwsClients, bucket: string, queueArnValue: string, prefix: string): Promise<void> {
+/**
+ * S3 ObjectCreated notifications for keys under prefix go to the queue, as the CDK app configures
+ * them. Configuring them queues an s3:TestEvent, which is consumed here so tests start from an empty queue.
+ */
+export async function notifyQueueOnUpload(clients: AwsClients, bucket: string, queueArnValue: string, queueUrl: string, prefix: string): Promise<void> {
   await clients.s3.send(
     new PutBucketNotificationConfigurationCommand({
       Bucket: bucket,
@@ -54,4 +57,9 @@ export async function notifyQueueOnUpload(clients: AwsClients, bucket: string, q
       },
     }),
   );
+  const out = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+  for (const message of out.Messages ?? []) {
+    if (!message.Body?.includes('s3:TestEvent')) throw new Error(`expected only the S3 test event on a new queue, got ${message.Body}`);
+    await clients.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle! }));
+  }
 }
