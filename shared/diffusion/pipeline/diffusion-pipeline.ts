@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
+import { T5Tokenizer } from '../tokenizer/t5-tokenizer.ts';
 import { TextEncoder } from '../components/text-encoder.ts';
 import { openVae, type Vae } from '../components/vae.ts';
 import { readFolderManifest } from '../folder-manifest.ts';
@@ -51,7 +52,7 @@ export class DiffusionPipeline {
       const tokDir = join(folder.dir, tokenizer);
       if (!existsSync(tokDir)) throw new Error(`${folder.dir} has ${encoder} but no ${tokenizer}/ folder`);
       const factory = options.tokenizerFactories?.[tokenizer];
-      const tok: PromptTokenizer = factory ? factory(tokDir) : existsSync(join(tokDir, 'vocab.json')) ? ClipTokenizer.fromFolder(tokDir) : unsupportedTokenizer(tokDir);
+      const tok: PromptTokenizer = factory ? factory(tokDir) : openTokenizer(tokDir);
       stacks.push({ encoder: await TextEncoder.open(path, sessionOptions), tokenizer: tok });
     }
     const record = readFolderManifest(folder.dir)?.gradientGraph;
@@ -114,10 +115,9 @@ export class DiffusionPipeline {
   }
 }
 
-function unsupportedTokenizer(dir: string): PromptTokenizer {
-  return {
-    encodeBatch() {
-      throw new Error(`${dir}: no supported tokenizer files (expected vocab.json + merges.txt for CLIP)`);
-    },
-  };
+/** CLIP BPE (vocab.json + merges.txt) or T5 unigram (spiece.model or tokenizer.json). */
+function openTokenizer(dir: string): PromptTokenizer {
+  if (existsSync(join(dir, 'vocab.json'))) return ClipTokenizer.fromFolder(dir);
+  if (existsSync(join(dir, 'spiece.model')) || existsSync(join(dir, 'tokenizer.json'))) return T5Tokenizer.fromFolder(dir);
+  throw new Error(`${dir}: no tokenizer files found (expected vocab.json + merges.txt for CLIP, or spiece.model / tokenizer.json for T5)`);
 }
