@@ -1,0 +1,98 @@
+/**
+ * The API on Node. With PRECISEINV_BUCKET set it serves the AWS configuration; otherwise the
+ * one-machine platform in a data folder, where a given engine runner also gets a worker per model
+ * in the same process (`preciseinv serve`).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { serve, type ServerType } from '@hono/node-server';
+import { modelRegistry } from '../../models/registry.ts';
+import { createLocalPlatform } from '../../shared/platform/local-platform.ts';
+import type { InversionRunner } from '../worker/inversion-runner.ts';
+import { QueueWorker } from '../worker/queue-worker.ts';
+import { WebhookSender } from '../worker/webhook-sender.ts';
+import { jsonLogger } from '../worker/worker-logger.ts';
+import { awsApiDeps } from './api-config.ts';
+import { DEFAULT_MAX_UPLOAD_BYTES, type ApiDeps } from './api-deps.ts';
+import { ApiKeyRing, generateApiKey } from './api-keys.ts';
+import { createApp } from './app.ts';
+
+export interface ServerOptions {
+  port: number;
+  host?: string;
+  dataDir: string;
+  env?: Record<string, string | undefined>;
+  /** The engine; without it the local mode accepts jobs but nothing runs them. */
+  runner?: InversionRunner;
+}
+
+export interface RunningServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Reads a secret kept in the data folder, creating it on first use; `created` says whether it is new. */
+async function dataDirSecret(dataDir: string, name: string, make: () => string): Promise<{ value: string; created: boolean }> {
+  const path = join(dataDir, name);
+  const existing = await readFile(path, 'utf8').catch(() => undefined);
+  if (existing) return { value: existing.trim(), created: false };
+  const value = make();
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(path, `${value}\n`, { mode: 0o600 });
+  return { value, created: true };
+}
+
+async function localApiKeys(env: Record<string, string | undefined>, dataDir: string, log: ReturnType<typeof jsonLogger>): Promise<ApiKeyRing> {
+  const keys = (env.PRECISEINV_API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  if (keys.length > 0) return ApiKeyRing.fromKeys(keys);
+  const devKey = await dataDirSecret(dataDir, 'dev-api-key', generateApiKey);
+  if (devKey.created) process.stderr.write(`\nPRECISEINV_API_KEYS is not set; generated a development API key (shown once, kept in ${join(dataDir, 'dev-api-key')}):\n\n  ${devKey.value}\n\n`);
+  else log.info('using the development API key kept in the data folder', { path: join(dataDir, 'dev-api-key') });
+  return ApiKeyRing.fromKeys([devKey.value]);
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const env = options.env ?? process.env;
+  const host = options.host ?? '127.0.0.1';
+  const url = `http://${host}:${options.port}`;
+  const log = jsonLogger({ service: 'preciseinv' });
+  const workers: QueueWorker[] = [];
+  let deps: ApiDeps;
+  if (env.PRECISEINV_BUCKET) {
+    deps = awsApiDeps(env);
+  } else {
+    const signingSecret = await dataDirSecret(options.dataDir, 'local-signing-secret', () => randomBytes(32).toString('hex'));
+    const platform = createLocalPlatform({ dataDir: options.dataDir, baseUrl: url, signingSecret: signingSecret.value, models: modelRegistry.map((m) => m.id), maxReceiveCount: 3 });
+    deps = {
+      objects: platform.objects,
+      jobs: platform.jobs,
+      batches: platform.batches,
+      queueFor: platform.queueFor,
+      models: modelRegistry,
+      apiKeys: await localApiKeys(env, options.dataDir, log),
+      upload: { maxBytes: Number(env.PRECISEINV_MAX_UPLOAD_BYTES ?? DEFAULT_MAX_UPLOAD_BYTES), expiresInSeconds: 900 },
+      downloadExpiresInSeconds: 3600,
+      localSigner: platform.signer,
+    };
+    if (options.runner) {
+      const webhookSecret = await dataDirSecret(options.dataDir, 'webhook-secret', () => randomBytes(32).toString('hex'));
+      for (const [model, queue] of platform.queues) {
+        const logger = log.child({ model });
+        const webhooks = new WebhookSender({ secret: webhookSecret.value, attempts: 5, baseDelayMs: 1000, timeoutMs: 10_000 }, logger);
+        workers.push(new QueueWorker({ objects: platform.objects, jobs: platform.jobs, queue, runner: options.runner, logger, webhooks }, { visibilityTimeoutSeconds: 60, waitSeconds: 20 }));
+      }
+    }
+  }
+  const app = createApp(deps);
+  const server: ServerType = serve({ fetch: app.fetch, port: options.port, hostname: host });
+  for (const worker of workers) void worker.start();
+  log.info('listening', { url, mode: env.PRECISEINV_BUCKET ? 'aws' : 'local', workers: workers.length });
+  return {
+    url,
+    stop: async () => {
+      await Promise.all(workers.map((w) => w.stop()));
+      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+    },
+  };
+}

@@ -1,0 +1,53 @@
+/**
+ * A worker as a container process on AWS: one model's queue, the bucket, signed webhooks, and
+ * SIGTERM (ECS stop, Spot interruption) turned into a graceful stop that checkpoints and hands
+ * running jobs back at once. The engine is passed in by the container entry.
+ */
+import { z } from 'zod';
+import { createAwsClients } from '../../shared/platform/aws-clients.ts';
+import { JobStore } from '../../shared/platform/job-store.ts';
+import { S3ObjectStore } from '../../shared/platform/s3-object-store.ts';
+import { SqsJobQueue } from '../../shared/platform/sqs-job-queue.ts';
+import type { InversionRunner } from './inversion-runner.ts';
+import { QueueWorker } from './queue-worker.ts';
+import { WebhookSender } from './webhook-sender.ts';
+import { jsonLogger } from './worker-logger.ts';
+
+export const WorkerEnvironment = z.object({
+  PRECISEINV_BUCKET: z.string().min(3),
+  PRECISEINV_MODEL: z.string().min(1),
+  PRECISEINV_QUEUE_URL: z.url(),
+  PRECISEINV_WEBHOOK_SECRET: z.string().min(16),
+  /** Also the job lease; the heartbeat renews both at a third of it. */
+  PRECISEINV_VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(30).max(43_200).default(300),
+  AWS_ENDPOINT_URL: z.url().optional(),
+});
+
+export async function runWorkerProcess(runner: InversionRunner, env: Record<string, string | undefined> = process.env): Promise<void> {
+  const parsed = WorkerEnvironment.safeParse(env);
+  if (!parsed.success) throw new Error(`worker configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const config = parsed.data;
+  const clients = createAwsClients(config.AWS_ENDPOINT_URL ? { endpoint: config.AWS_ENDPOINT_URL } : {});
+  const objects = new S3ObjectStore(clients.s3, config.PRECISEINV_BUCKET);
+  const logger = jsonLogger({ service: 'preciseinv-worker', model: config.PRECISEINV_MODEL });
+  const worker = new QueueWorker(
+    {
+      objects,
+      jobs: new JobStore(objects),
+      queue: new SqsJobQueue(clients.sqs, config.PRECISEINV_QUEUE_URL),
+      runner,
+      logger,
+      webhooks: new WebhookSender({ secret: config.PRECISEINV_WEBHOOK_SECRET, attempts: 6, baseDelayMs: 2000, timeoutMs: 10_000 }, logger),
+    },
+    { visibilityTimeoutSeconds: config.PRECISEINV_VISIBILITY_TIMEOUT_SECONDS, waitSeconds: 20 },
+  );
+  const stop = (signal: string): void => {
+    logger.info('stopping', { signal, workerId: worker.workerId });
+    void worker.stop();
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  logger.info('worker started', { workerId: worker.workerId, maxBatchSize: runner.maxBatchSize });
+  await worker.start();
+  logger.info('worker stopped', { counters: worker.counters });
+}
