@@ -22,6 +22,8 @@ export interface ModelFleetProps {
   maxTasks: number;
 }
 
+const heartbeatCheck =
+  'test ! -e "$PRECISEINV_HEARTBEAT_FILE" || test -n "$(find "$PRECISEINV_HEARTBEAT_FILE" -mmin -5)"';
 /** Jobs waiting or running that justify one more task. */
 const backlogPerTask = 2;
 /** The uid the worker image runs as (see functions/worker/Dockerfile). */
@@ -65,15 +67,17 @@ export class ModelFleet extends Construct {
       }),
       environment: {
         AWS_REGION: Stack.of(this).region,
-        PRECISEINV_MODEL_ID: model.id,
+        PRECISEINV_MODEL: model.id,
         PRECISEINV_MODEL_PREFIX: model.artifacts.prefix,
         PRECISEINV_BUCKET: storage.bucket.bucketName,
         PRECISEINV_QUEUE_URL: jobQueue.queue.queueUrl,
         PRECISEINV_MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT),
       },
-      // Same check as the Dockerfile's HEALTHCHECK: ECS only acts on health checks it defines itself.
+      // Injected by the ECS agent at start; the task definition holds only the secret's ARN.
+      secrets: { PRECISEINV_WEBHOOK_SECRET: ecs.Secret.fromSecretsManager(workers.webhookSigningKey) },
+      // Same check as the Dockerfile's HEALTHCHECK (ECS only acts on checks it defines): a heartbeat, once written, must stay fresh.
       healthCheck: {
-        command: ['CMD-SHELL', 'test -n "$(find "$PRECISEINV_HEARTBEAT_FILE" -mmin -5 2>/dev/null)"'],
+        command: ['CMD-SHELL', heartbeatCheck],
         interval: Duration.seconds(30),
         timeout: Duration.seconds(5),
         retries: 3,
@@ -83,7 +87,7 @@ export class ModelFleet extends Construct {
     this.grantWorker(this.taskDefinition.taskRole, props);
     acknowledge(
       this.taskDefinition,
-      'The environment holds identifiers only (model id, bucket name, queue URL, region); the worker reads no secrets.',
+      'The plain environment holds identifiers only (model id, bucket name, queue URL, region); the webhook key arrives through the secrets field.',
       'AwsSolutions-ECS2',
     );
     acknowledge(

@@ -52,5 +52,6 @@ export class PreciseInvStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { value: api.url });
     new CfnOutput(this, 'BucketName', { value: storage.bucket.bucketName });
     new CfnOutput(this, 'ApiKeyHashesSecretArn', { value: api.apiKeyHashes.secretArn });
+    new CfnOutput(this, 'WebhookSigningKeyArn', { value: workers.webhookSigningKey.secretArn });
   }
 }

@@ -7,8 +7,10 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { acknowledge } from './acknowledge.ts';
 import type { Storage } from './storage.ts';
 
 export interface WorkerClusterProps {
@@ -24,6 +26,8 @@ export class WorkerCluster extends Construct {
   readonly cluster: ecs.Cluster;
   readonly instanceSecurityGroup: ec2.SecurityGroup;
   readonly workerImage: ecs.ContainerImage;
+  /** The HMAC key workers sign completion webhooks with. */
+  readonly webhookSigningKey: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, props: WorkerClusterProps) {
     super(scope, id);
@@ -63,6 +67,16 @@ export class WorkerCluster extends Construct {
       ignoreMode: IgnoreMode.DOCKER,
     });
     this.workerImage = ecs.ContainerImage.fromDockerImageAsset(image);
+
+    this.webhookSigningKey = new secretsmanager.Secret(this, 'WebhookSigningKey', {
+      description: 'HMAC key PreciseInv workers sign completion webhooks with; share it with webhook receivers.',
+      generateSecretString: { excludePunctuation: true, passwordLength: 48 },
+    });
+    acknowledge(
+      this.webhookSigningKey,
+      'Webhook receivers verify signatures with a copy of this key they were given out of band; a scheduled rotation would break verification at every receiver without a coordinated rollover.',
+      'AwsSolutions-SMG4',
+    );
 
     this.alarmOnTaskFailures(props.alarmTopic);
   }
