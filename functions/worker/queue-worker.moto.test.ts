@@ -38,5 +38,5 @@ describe.skipIf(!awsEmulatorEndpoint)('worker on S3 + SQS (emulator)', () => {
       upload: (upload, bytes) => fetch(upload.url, { method: 'POST', body: uploadForm(upload.fields, bytes) }),
       download: async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer()),
     };
-  }, 2);
+  }, 3);
 });

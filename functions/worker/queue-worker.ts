@@ -111,19 +111,22 @@ export class QueueWorker {
       signal: this.stopping.signal,
     });
     const maxReceives = await (this.maxReceives ??= queue.maxReceiveCount());
-    const claimed: Claimed[] = [];
-    for (const message of messages) {
-      const admitted = await this.admit(message, maxReceives, claimed);
-      if (admitted) claimed.push(admitted);
+    const seenJobs = new Set<string>();
+    // Admission runs concurrently; the heartbeat covers every claimed job from here until it settles.
+    const heartbeat = setInterval(() => void this.heartbeat([...this.active]), (this.options.heartbeatSeconds ?? this.options.visibilityTimeoutSeconds / 3) * 1000);
+    try {
+      const claimed = (await Promise.all(messages.map((m) => this.admit(m, maxReceives, seenJobs)))).filter((c) => c !== undefined);
+      const groups = new Map<string, Claimed[]>();
+      for (const c of claimed) groups.set(batchKey(c.job), [...(groups.get(batchKey(c.job)) ?? []), c]);
+      for (const group of groups.values()) await this.runGroup(group);
+    } finally {
+      clearInterval(heartbeat);
     }
-    const groups = new Map<string, Claimed[]>();
-    for (const c of claimed) groups.set(batchKey(c.job), [...(groups.get(batchKey(c.job)) ?? []), c]);
-    for (const group of groups.values()) await this.runGroup(group);
     return messages.length;
   }
 
   /** Decides what a message means for its job; returns the job if this worker now holds it. */
-  private async admit(message: ReceivedMessage, maxReceives: number | undefined, claimedSoFar: readonly Claimed[]): Promise<Claimed | undefined> {
+  private async admit(message: ReceivedMessage, maxReceives: number | undefined, seenJobs: Set<string>): Promise<Claimed | undefined> {
     const { queue, jobs, logger } = this.deps;
     const parsed = parseQueueMessage(message.body);
     if (parsed.kind === 'test-event') return void (await queue.delete(message.receiptHandle));
@@ -139,11 +142,13 @@ export class QueueWorker {
     }
     const jobId = parsed.items[0]!.jobId;
     const log = logger.child({ jobId, messageId: message.id });
-    if (claimedSoFar.some((c) => c.job.id === jobId)) {
+    // Checked and recorded before the first await, so concurrent admissions see each other.
+    if (seenJobs.has(jobId)) {
       this.counters.duplicateDeliveries++;
       log.info('duplicate delivery in the same receive; dropped');
       return void (await queue.delete(message.receiptHandle));
     }
+    seenJobs.add(jobId);
     const result = await jobs.update(jobId, (job) => claim(job, this.workerId, this.now(), this.options.visibilityTimeoutSeconds));
     if (!result) {
       log.warn('message for a job that does not exist; dropped');
@@ -162,12 +167,15 @@ export class QueueWorker {
       return void (await queue.changeVisibility(message.receiptHandle, Math.min(Math.max(remaining, 1), MAX_VISIBILITY_SECONDS)));
     }
     log.info('job claimed', { attempt: job.attempts, receiveCount: message.receiveCount });
-    return { message, job, lastAttempt: maxReceives !== undefined && message.receiveCount >= maxReceives, controller: new AbortController() };
+    const claimed: Claimed = { message, job, lastAttempt: maxReceives !== undefined && message.receiveCount >= maxReceives, controller: new AbortController() };
+    if (this.stopping.signal.aborted) claimed.controller.abort('shutdown' satisfies AbortReason);
+    this.active.add(claimed);
+    return claimed;
   }
 
   private async runGroup(group: Claimed[]): Promise<void> {
     const prepared = await mapConcurrent(group, group.length, async (claimed) => {
-      if (this.stopping.signal.aborted) return void (await this.settle(claimed, undefined, 'shutdown'));
+      if (claimed.controller.signal.aborted) return void (await this.settle(claimed, undefined, claimed.controller.signal.reason as AbortReason));
       const image = await this.deps.objects.get(claimed.job.input.key);
       if (!image) {
         return void (await this.settle(claimed, { ok: false, retryable: false, error: { code: 'input_missing', message: `no image at '${claimed.job.input.key}'` } }));
@@ -180,8 +188,6 @@ export class QueueWorker {
     const ready = prepared.filter((r) => r !== undefined);
     if (ready.length === 0) return;
 
-    for (const { claimed } of ready) this.active.add(claimed);
-    const heartbeat = setInterval(() => void this.heartbeat(ready.map((r) => r.claimed)), (this.options.heartbeatSeconds ?? this.options.visibilityTimeoutSeconds / 3) * 1000);
     const started = performance.now();
     let results: InversionResult[];
     try {
@@ -189,9 +195,6 @@ export class QueueWorker {
       if (results.length !== ready.length) throw new Error(`the engine returned ${results.length} results for ${ready.length} tasks`);
     } catch (error) {
       results = ready.map(() => ({ ok: false, retryable: true, error: { code: 'engine_error', message: (error as Error).message } }));
-    } finally {
-      clearInterval(heartbeat);
-      for (const { claimed } of ready) this.active.delete(claimed);
     }
     this.counters.inversionSeconds += (performance.now() - started) / 1000;
     await mapConcurrent(ready, ready.length, ({ claimed }, i) =>
@@ -234,6 +237,14 @@ export class QueueWorker {
   }
 
   private async settle(claimed: Claimed, result: InversionResult | undefined, aborted?: AbortReason): Promise<void> {
+    try {
+      await this.settleClaimed(claimed, result, aborted);
+    } finally {
+      this.active.delete(claimed);
+    }
+  }
+
+  private async settleClaimed(claimed: Claimed, result: InversionResult | undefined, aborted?: AbortReason): Promise<void> {
     const { jobs, queue, logger } = this.deps;
     const { job, message } = claimed;
     const log = logger.child({ jobId: job.id, messageId: message.id });
