@@ -28,6 +28,8 @@ export interface QueueWorkerDeps {
   logger: Logger;
   webhooks?: WebhookSender;
   now?: () => Date;
+  /** Called on every poll and heartbeat: a liveness signal for container health checks. */
+  onAlive?: () => void;
 }
 
 export interface QueueWorkerOptions {
@@ -104,6 +106,7 @@ export class QueueWorker {
   /** One receive and everything it brought in; returns the number of messages received. */
   async runOnce(): Promise<number> {
     const { runner, queue } = this.deps;
+    this.deps.onAlive?.();
     const messages = await queue.receive({
       maxMessages: Math.min(runner.maxBatchSize, SQS_RECEIVE_LIMIT),
       waitSeconds: this.options.waitSeconds,
@@ -215,6 +218,7 @@ export class QueueWorker {
   }
 
   private async heartbeat(claimed: readonly Claimed[]): Promise<void> {
+    this.deps.onAlive?.();
     await Promise.all(
       claimed.map(async (c) => {
         if (c.controller.signal.aborted) return;

@@ -3,6 +3,7 @@
  * SIGTERM (ECS stop, Spot interruption) turned into a graceful stop that checkpoints and hands
  * running jobs back at once. The engine is passed in by the container entry.
  */
+import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { createAwsClients } from '../../shared/platform/aws-clients.ts';
 import { JobStore } from '../../shared/platform/job-store.ts';
@@ -19,9 +20,15 @@ export const WorkerEnvironment = z.object({
   PRECISEINV_QUEUE_URL: z.url(),
   PRECISEINV_WEBHOOK_SECRET: z.string().min(16),
   /** Also the job lease; the heartbeat renews both at a third of it. */
+  /** Touched on every poll and heartbeat; the container health check requires it fresh. */
+  PRECISEINV_HEARTBEAT_FILE: z.string().min(1).optional(),
   PRECISEINV_VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(30).max(43_200).default(300),
   AWS_ENDPOINT_URL: z.url().optional(),
 });
+
+function heartbeatFile(path: string): () => void {
+  return () => writeFileSync(path, `${new Date().toISOString()}\n`);
+}
 
 export async function runWorkerProcess(runner: InversionRunner, env: Record<string, string | undefined> = process.env): Promise<void> {
   const parsed = WorkerEnvironment.safeParse(env);
@@ -38,6 +45,7 @@ export async function runWorkerProcess(runner: InversionRunner, env: Record<stri
       runner,
       logger,
       webhooks: new WebhookSender({ secret: config.PRECISEINV_WEBHOOK_SECRET, attempts: 6, baseDelayMs: 2000, timeoutMs: 10_000 }, logger),
+      ...(config.PRECISEINV_HEARTBEAT_FILE ? { onAlive: heartbeatFile(config.PRECISEINV_HEARTBEAT_FILE) } : {}),
     },
     { visibilityTimeoutSeconds: config.PRECISEINV_VISIBILITY_TIMEOUT_SECONDS, waitSeconds: 20 },
   );
