@@ -19,7 +19,7 @@ import { psnr } from './metrics/psnr.ts';
 import { ssim } from './metrics/ssim.ts';
 import { encodeLatentFile, encodeTrajectoryFile, type LatentMetadata } from './outputs/latent-file.ts';
 import type { InversionMetrics } from './outputs/inversion-metrics.ts';
-import type { InversionProgress } from './step-record.ts';
+import type { InversionProgress, StepRecord } from './step-record.ts';
 
 export type InversionMethod = 'preciseinv' | 'ddim' | 'fixed-point';
 
@@ -39,14 +39,33 @@ export interface InversionParams {
   batchSize: number;
 }
 
+/** One image's inversion state after `completedSteps` timesteps: enough to continue it exactly. */
+export interface ImageState {
+  completedSteps: number;
+  /** x*_i at i = completedSteps. */
+  latent: Float32Array;
+  /** x_1..x_i (kept only when the trajectory is requested). */
+  trajectory: Float32Array[];
+  records: StepRecord[];
+}
+
 export interface ImageInput {
   name: string;
   bytes: Uint8Array;
+  /** Continue after this state instead of starting from the encoded image. */
+  resume?: ImageState;
+  /** Awaited after every timestep with this image's state (e.g. to checkpoint it). */
+  onStep?: (state: ImageState & { of: number }) => Promise<void>;
+  /** Checked between timesteps; an aborted image stops and reports `aborted`. */
+  signal?: AbortSignal;
 }
 
 export type ImageResult =
   | { name: string; ok: true; files: Record<string, Uint8Array>; metrics: InversionMetrics }
-  | { name: string; ok: false; error: string };
+  | { name: string; ok: false; error: string; aborted?: true };
+
+/** Thrown out of the step loop once every image of a batch is aborted. */
+class BatchAborted extends Error {}
 
 export function stepSolver(params: Pick<InversionParams, 'method' | 'eta' | 'maxIters'>): StepSolver {
   switch (params.method) {
@@ -79,11 +98,11 @@ export async function invertImages(
   onProgress?: (image: string[], progress: InversionProgress) => void,
 ): Promise<ImageResult[]> {
   const results = new Map<string, ImageResult>();
-  const prepared: { name: string; image: PreparedImage }[] = [];
+  const prepared: { name: string; image: PreparedImage; input: ImageInput }[] = [];
   for (const img of images) {
     try {
       const decoded = await decodeImage(img.bytes, img.name);
-      prepared.push({ name: img.name, image: await prepareImage(decoded, params.resolution) });
+      prepared.push({ name: img.name, image: await prepareImage(decoded, params.resolution), input: img });
     } catch (e) {
       results.set(img.name, { name: img.name, ok: false, error: (e as Error).message });
     }
@@ -94,15 +113,20 @@ export async function invertImages(
   }
   const solver = stepSolver(params);
 
-  // Images of one size go through the model together.
+  // Images of one size (and resume point, so they step in lockstep) go through the model together.
   const groups = new Map<string, typeof prepared>();
   for (const p of prepared) {
-    const key = `${p.image.width}x${p.image.height}`;
+    const key = `${p.image.width}x${p.image.height}@${p.input.resume?.completedSteps ?? 0}`;
     groups.set(key, [...(groups.get(key) ?? []), p]);
   }
   for (const group of groups.values()) {
     for (let start = 0; start < group.length; start += params.batchSize) {
-      const batch = group.slice(start, start + params.batchSize);
+      const batch = group.slice(start, start + params.batchSize).filter((p) => {
+        if (!p.input.signal?.aborted) return true;
+        results.set(p.name, { name: p.name, ok: false, error: `aborted: ${String(p.input.signal.reason)}`, aborted: true });
+        return false;
+      });
+      if (batch.length === 0) continue;
       const { width, height } = batch[0]!.image;
       const started = performance.now();
       const pixels = new Float32Array(batch.length * 3 * width * height);
@@ -113,10 +137,30 @@ export async function invertImages(
       const x0 = batch.map((_, j) => latents.data.slice(j * size, (j + 1) * size));
       const conditioning = await pipeline.conditioning(batch.map(() => params.prompt), params.guidance, { height, width });
       const denoiser = pipeline.denoiser(conditioning, latentDims, params.guidance);
-      const inversion = await invert(solver, denoiser, x0, plan, {
-        seed: params.seed,
-        onStep: (progress) => onProgress?.(batch.map((b) => b.name), progress),
-      });
+      const resumedAt = batch[0]!.input.resume?.completedSteps ?? 0;
+      const trajectories = batch.map((p) => [...(p.input.resume?.trajectory ?? [])]);
+      const records = batch.map((p) => [...(p.input.resume?.records ?? [])]);
+      let inversion: Awaited<ReturnType<typeof invert>>;
+      try {
+        inversion = await invert(solver, denoiser, x0, plan, {
+          seed: params.seed,
+          ...(resumedAt > 0 ? { resume: { completedSteps: resumedAt, latents: batch.map((p) => p.input.resume!.latent) } } : {}),
+          onStep: async (progress, current, stepRecords) => {
+            onProgress?.(batch.map((b) => b.name), progress);
+            for (const [j, p] of batch.entries()) {
+              records[j]!.push(stepRecords[j]!);
+              if (params.trajectory) trajectories[j]!.push(current[j]!);
+              if (p.input.signal?.aborted) continue;
+              await p.input.onStep?.({ completedSteps: progress.step, of: progress.of, latent: current[j]!, trajectory: trajectories[j]!, records: records[j]! });
+            }
+            if (batch.every((p) => p.input.signal?.aborted)) throw new BatchAborted();
+          },
+        });
+      } catch (e) {
+        if (!(e instanceof BatchAborted)) throw e;
+        for (const p of batch) results.set(p.name, { name: p.name, ok: false, error: `aborted: ${String(p.input.signal!.reason)}`, aborted: true });
+        continue;
+      }
       const recon = await reconstruct(denoiser, inversion.latents, plan, params.seed);
       const decodedRecon = await pipeline.vae.decode({ data: concat(recon), dims: latents.dims });
       const decodedCeiling = await pipeline.vae.decode(latents);
@@ -135,11 +179,15 @@ export async function invertImages(
         seed: params.seed,
       };
       for (const [j, p] of batch.entries()) {
+        if (p.input.signal?.aborted) {
+          results.set(p.name, { name: p.name, ok: false, error: `aborted: ${String(p.input.signal.reason)}`, aborted: true });
+          continue;
+        }
         const pix = 3 * width * height;
         const reconChw = decodedRecon.slice(j * pix, (j + 1) * pix);
         const quality = imageMetrics(p.image, reconChw);
         const ceiling = imageMetrics(p.image, decodedCeiling.slice(j * pix, (j + 1) * pix));
-        const steps = inversion.steps[j]!;
+        const steps = records[j]!;
         const metrics: InversionMetrics = {
           image: p.name,
           model: params.model,
@@ -172,7 +220,7 @@ export async function invertImages(
           'reconstruction.png': await encodePng(reconChw, width, height),
           'metrics.json': new TextEncoder().encode(`${JSON.stringify(metrics, null, 2)}\n`),
         };
-        if (params.trajectory) files['trajectory.safetensors'] = encodeTrajectoryFile(inversion.trajectories[j]!, latentDims, meta);
+        if (params.trajectory) files['trajectory.safetensors'] = encodeTrajectoryFile(trajectories[j]!, latentDims, meta);
         results.set(p.name, { name: p.name, ok: true, files, metrics });
       }
     }
