@@ -38,11 +38,12 @@ export interface InversionTask {
   signal: AbortSignal;
 }
 
-/** Encoded output files by output name; metrics.json is written by the worker from `metrics`. */
+/** Encoded output files by output name; metrics.json is the engine's own file, else written from `metrics`. */
 export interface InversionOutputs {
   latent: Uint8Array;
   reconstruction?: Uint8Array;
   trajectory?: Uint8Array;
+  metrics?: Uint8Array;
 }
 
 export type InversionResult =

@@ -16,7 +16,7 @@ const CONTENT_TYPES: Record<OutputName, string> = {
 };
 
 export async function writeResults(objects: ObjectStore, job: Job, outputs: InversionOutputs, metrics: JobMetrics): Promise<Partial<Record<OutputName, string>>> {
-  const files: Partial<Record<OutputName, Uint8Array>> = { ...outputs, metrics: new TextEncoder().encode(`${JSON.stringify(metrics, null, 2)}\n`) };
+  const files: Partial<Record<OutputName, Uint8Array>> = { ...outputs, metrics: outputs.metrics ?? new TextEncoder().encode(`${JSON.stringify(metrics, null, 2)}\n`) };
   const written: Partial<Record<OutputName, string>> = {};
   for (const name of job.params.outputs) {
     const body = files[name];
