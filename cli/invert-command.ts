@@ -105,7 +105,7 @@ export async function invertCommand(argv: string[]): Promise<number> {
     if (!r.ok) {
       failed++;
       if (values.json) console.log(JSON.stringify({ image: r.name, ok: false, error: r.error }));
-      else console.error(`${r.name}: ${r.error}`);
+      else console.error(r.error.includes(r.name) ? r.error : `${r.name}: ${r.error}`);
       return;
     }
     mkdirSync(outDir, { recursive: true });

@@ -74,13 +74,13 @@ export class DiffusionPipeline {
     return dims?.[1]?.dimValue ?? this.vae.latentChannels;
   }
 
-  /** Per-image dims of the conditioning inputs the denoiser declares. */
-  conditioningInputs(): Record<string, number[]> {
-    const out: Record<string, number[]> = {};
+  /** Per-image dims of the conditioning inputs the denoiser declares (null = symbolic). */
+  conditioningInputs(): Record<string, (number | null)[]> {
+    const out: Record<string, (number | null)[]> = {};
     for (const i of this.denoiserInputs) {
       if (LATENT_INPUTS.has(i.name)) continue;
       const shape = i.type?.tensorType?.shape ?? [];
-      out[i.name] = shape.slice(1).map((d) => d.dimValue ?? 77);
+      out[i.name] = shape.slice(1).map((d) => (d.dimValue !== undefined && d.dimParam === undefined ? d.dimValue : null));
     }
     return out;
   }
@@ -118,6 +118,7 @@ export class DiffusionPipeline {
 /** CLIP BPE (vocab.json + merges.txt) or T5 unigram (spiece.model or tokenizer.json). */
 function openTokenizer(dir: string): PromptTokenizer {
   if (existsSync(join(dir, 'vocab.json'))) return ClipTokenizer.fromFolder(dir);
-  if (existsSync(join(dir, 'spiece.model')) || existsSync(join(dir, 'tokenizer.json'))) return T5Tokenizer.fromFolder(dir);
+  // diffusers' SD3 pipelines encode T5 prompts to 256 tokens by default.
+  if (existsSync(join(dir, 'spiece.model')) || existsSync(join(dir, 'tokenizer.json'))) return T5Tokenizer.fromFolder(dir, { maxLength: 256 });
   throw new Error(`${dir}: no tokenizer files found (expected vocab.json + merges.txt for CLIP, or spiece.model / tokenizer.json for T5)`);
 }

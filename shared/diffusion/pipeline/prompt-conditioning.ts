@@ -24,8 +24,8 @@ export interface TextStack {
 
 export interface ConditioningRequest {
   prompts: string[];
-  /** Names and per-image dims (without batch) of the denoiser's conditioning inputs. */
-  inputs: Record<string, number[]>;
+  /** Names and per-image dims (without batch) of the denoiser's conditioning inputs; null = symbolic. */
+  inputs: Record<string, (number | null)[]>;
   guidance: number;
   /** Pixel size of the images, for SDXL time_ids. */
   size: { height: number; width: number };
@@ -81,10 +81,14 @@ export async function encodeConditioning(stacks: (TextStack | undefined)[], req:
   const texts = [...req.prompts, ''];
   const n = req.prompts.length;
   const [s1, s2, s3] = stacks;
-  const split = (t: EncodedText, dims: number[], name: string): ConditioningInput => {
+  const split = (t: EncodedText, declared: (number | null)[], name: string): ConditioningInput => {
+    const actual = t.dims.slice(1);
+    const fits = actual.length === declared.length && declared.every((d, i) => d === null || d === actual[i]);
+    if (!fits) {
+      throw new Error(`conditioning '${name}': text encoders give [${actual.join(',')}], the denoiser expects [${declared.map((d) => d ?? '?').join(',')}]`);
+    }
+    const dims = actual;
     const expected = dims.reduce((a, b) => a * b, 1);
-    const got = t.dims.slice(1).reduce((a, b) => a * b, 1);
-    if (expected !== got) throw new Error(`conditioning '${name}': text encoders give [${t.dims.slice(1).join(',')}], the denoiser expects [${dims.join(',')}]`);
     return {
       dims,
       perImage: req.prompts.map((_, j) => row(t, j)),
@@ -106,7 +110,7 @@ export async function encodeConditioning(stacks: (TextStack | undefined)[], req:
       const [w1, w2] = [h1.dims[2]!, h2.dims[2]!];
       const o3 = s3 ? await run(s3, texts) : undefined;
       const t5 = o3?.['last_hidden_state'];
-      const width = t5 ? t5.dims[2]! : dims[1] !== undefined && dims.length === 2 ? dims[1]! : w1 + w2;
+      const width = t5 ? t5.dims[2]! : (dims[1] ?? w1 + w2);
       const rows = texts.map((_, j) => {
         const clip = concatFeatures([{ data: row(h1, j), width: w1 }, { data: row(h2, j), width: w2 }], length, t5 || want['pooled_projections'] ? width : undefined);
         if (!t5) return clip;
@@ -118,7 +122,8 @@ export async function encodeConditioning(stacks: (TextStack | undefined)[], req:
       const rowSize = rows[0]!.length;
       const data = new Float32Array(rows.length * rowSize);
       rows.forEach((r, j) => data.set(r, j * rowSize));
-      result['encoder_hidden_states'] = split({ data, dims: [rows.length, rowSize] }, dims, 'encoder_hidden_states');
+      const rowWidth = t5 || want['pooled_projections'] ? width : w1 + w2;
+      result['encoder_hidden_states'] = split({ data, dims: [rows.length, rowSize / rowWidth, rowWidth] }, dims, 'encoder_hidden_states');
       if (want['text_embeds']) result['text_embeds'] = split(pooled(o2), want['text_embeds'], 'text_embeds');
       if (want['pooled_projections']) {
         const [p1, p2] = [pooled(o1), pooled(o2)];
@@ -135,7 +140,8 @@ export async function encodeConditioning(stacks: (TextStack | undefined)[], req:
     result['time_ids'] = { dims: [6], perImage: req.prompts.map(() => ids), unconditional: ids };
   }
   if (want['timestep_cond']) {
-    const dim = want['timestep_cond'][0]!;
+    const dim = want['timestep_cond'][0];
+    if (typeof dim !== 'number') throw new Error('timestep_cond must have a static feature size');
     const e = guidanceEmbedding(req.guidance, dim);
     result['timestep_cond'] = { dims: [dim], perImage: req.prompts.map(() => e), unconditional: e };
   }
