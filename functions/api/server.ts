@@ -8,7 +8,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { modelRegistry } from '../../models/registry.ts';
-import { createLocalPlatform } from '../../shared/platform/local-platform.ts';
+import { isTerminal } from '../../shared/contracts/job-status.ts';
+import { jobMessageBody } from '../../shared/contracts/queue-message.ts';
+import { createLocalPlatform, type LocalPlatform } from '../../shared/platform/local-platform.ts';
+import { mapConcurrent } from '../../shared/platform/map-concurrent.ts';
+import { listAll } from '../../shared/platform/object-store.ts';
 import type { InversionRunner } from '../worker/inversion-runner.ts';
 import { QueueWorker } from '../worker/queue-worker.ts';
 import { WebhookSender } from '../worker/webhook-sender.ts';
@@ -52,6 +56,21 @@ async function localApiKeys(env: Record<string, string | undefined>, dataDir: st
   return ApiKeyRing.fromKeys([devKey.value]);
 }
 
+/**
+ * The in-process queues start empty, so a restart would strand unfinished jobs: every job that is
+ * not finished and has its image is queued again (a duplicate is harmless: claims are conditional).
+ */
+async function requeueUnfinished(platform: LocalPlatform): Promise<number> {
+  const keys = await listAll(platform.objects, 'jobs/');
+  const requeued = await mapConcurrent(keys, 8, async (key) => {
+    const job = (await platform.jobs.get(key.slice('jobs/'.length, -'.json'.length)))?.value;
+    if (!job || isTerminal(job.status) || !platform.queues.has(job.model) || !(await platform.objects.head(job.input.key))) return 0;
+    await platform.queueFor(job.model).send(jobMessageBody(job.id));
+    return 1;
+  });
+  return requeued.reduce<number>((a, b) => a + b, 0);
+}
+
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const env = options.env ?? process.env;
   const host = options.host ?? '127.0.0.1';
@@ -82,6 +101,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         const webhooks = new WebhookSender({ secret: webhookSecret.value, attempts: 5, baseDelayMs: 1000, timeoutMs: 10_000 }, logger);
         workers.push(new QueueWorker({ objects: platform.objects, jobs: platform.jobs, queue, runner: options.runner, logger, webhooks }, { visibilityTimeoutSeconds: 60, waitSeconds: 20 }));
       }
+      const requeued = await requeueUnfinished(platform);
+      if (requeued > 0) log.info('queued unfinished jobs again after a restart', { jobs: requeued });
     }
   }
   const app = createApp(deps);

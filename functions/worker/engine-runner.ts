@@ -76,6 +76,11 @@ export class EngineRunner implements InversionRunner {
     return results.map((r) => r!);
   }
 
+  /** Opens a model ahead of its first job (downloading it and building its gradient graph if needed). */
+  async warm(modelId: string, method: Job['params']['method'] = 'preciseinv'): Promise<void> {
+    await this.open(modelId, method === 'preciseinv');
+  }
+
   /** Releases every opened pipeline. */
   async close(): Promise<void> {
     const open = [...this.models.values()];
