@@ -99,7 +99,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       for (const [model, queue] of platform.queues) {
         const logger = log.child({ model });
         const webhooks = new WebhookSender({ secret: webhookSecret.value, attempts: 5, baseDelayMs: 1000, timeoutMs: 10_000 }, logger);
-        workers.push(new QueueWorker({ objects: platform.objects, jobs: platform.jobs, queue, runner: options.runner, logger, webhooks }, { visibilityTimeoutSeconds: 60, waitSeconds: 20 }));
+        const deadLetter = platform.deadLetters.get(model)!;
+        workers.push(new QueueWorker({ objects: platform.objects, jobs: platform.jobs, queue, deadLetter, runner: options.runner, logger, webhooks }, { visibilityTimeoutSeconds: 60, waitSeconds: 20 }));
       }
       const requeued = await requeueUnfinished(platform);
       if (requeued > 0) log.info('queued unfinished jobs again after a restart', { jobs: requeued });

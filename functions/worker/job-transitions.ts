@@ -6,7 +6,7 @@
 import type { Job, JobError, JobProgress } from '../../shared/contracts/job.ts';
 import type { JobMetrics } from '../../shared/contracts/job-metrics.ts';
 import type { OutputName } from '../../shared/contracts/job-request.ts';
-import { assertTransition } from '../../shared/contracts/job-status.ts';
+import { assertTransition, isTerminal } from '../../shared/contracts/job-status.ts';
 
 const leaseLive = (job: Job, now: Date): boolean => job.lease !== null && Date.parse(job.lease.expiresAt) > now.getTime();
 
@@ -56,5 +56,19 @@ export function succeed(job: Job, workerId: string, now: Date, outputs: Partial<
 /** Fails a job this worker holds, or one not started yet (its input was unusable). */
 export function fail(job: Job, workerId: string, now: Date, error: JobError): Job | undefined {
   if (!leasedBy(job, workerId) && job.status !== 'queued') return undefined;
+  return { ...job, status: 'failed', lease: null, error, timings: { ...job.timings, finishedAt: now.toISOString() } };
+}
+
+/**
+ * Fails a job whose message reached the dead-letter queue without a settled attempt (its workers
+ * crashed or were killed each time), unless it finished meanwhile or a live worker holds it.
+ */
+export function abandon(job: Job, now: Date): Job | undefined {
+  if (isTerminal(job.status) || (job.status === 'running' && leaseLive(job, now))) return undefined;
+  const last = job.error ? `; last error (${job.error.code}): ${job.error.message}` : '';
+  const error: JobError = {
+    code: 'max_attempts',
+    message: `gave up after ${job.attempts} attempt${job.attempts === 1 ? '' : 's'}: the worker stopped before finishing each time (crashed, killed or out of memory) and the message went to the dead-letter queue${last}`,
+  };
   return { ...job, status: 'failed', lease: null, error, timings: { ...job.timings, finishedAt: now.toISOString() } };
 }

@@ -14,7 +14,7 @@ import { mapConcurrent } from '../../shared/platform/map-concurrent.ts';
 import type { ObjectStore } from '../../shared/platform/object-store.ts';
 import { CheckpointStore } from './checkpoint-store.ts';
 import { batchKey, type InversionResult, type InversionRunner, type InversionTask, type StepCheckpoint } from './inversion-runner.ts';
-import { claim, fail, release, renewLease, succeed } from './job-transitions.ts';
+import { abandon, claim, fail, release, renewLease, succeed } from './job-transitions.ts';
 import { writeResults } from './result-writer.ts';
 import type { WebhookSender } from './webhook-sender.ts';
 import { newCounters, type WorkerCounters } from './worker-counters.ts';
@@ -27,6 +27,8 @@ export interface QueueWorkerDeps {
   runner: InversionRunner;
   logger: Logger;
   webhooks?: WebhookSender;
+  /** The queue's dead-letter queue: jobs whose messages end there unsettled are failed with a reason. */
+  deadLetter?: JobQueue;
   now?: () => Date;
   /** Called on every poll and heartbeat: a liveness signal for container health checks. */
   onAlive?: () => void;
@@ -42,6 +44,8 @@ export interface QueueWorkerOptions {
   progressIntervalMs?: number;
   /** Delay before a job that failed transiently is retried, by receive count. */
   retryDelaySeconds?: (receiveCount: number) => number;
+  /** Least time between dead-letter sweeps (default 60). */
+  deadLetterSweepSeconds?: number;
 }
 
 type AbortReason = 'shutdown' | 'canceled' | 'lease_lost';
@@ -79,8 +83,13 @@ export class QueueWorker {
   /** Polls until stop(); errors in one cycle are logged and the loop goes on. */
   start(): Promise<void> {
     this.loop ??= (async () => {
+      let lastSweep = Number.NEGATIVE_INFINITY;
       while (!this.stopping.signal.aborted) {
         try {
+          if (this.deps.deadLetter && performance.now() - lastSweep >= (this.options.deadLetterSweepSeconds ?? 60) * 1000) {
+            lastSweep = performance.now();
+            await this.sweepDeadLetters();
+          }
           await this.runOnce();
         } catch (error) {
           if (this.stopping.signal.aborted) break;
@@ -126,6 +135,35 @@ export class QueueWorker {
       clearInterval(heartbeat);
     }
     return messages.length;
+  }
+
+  /**
+   * A worker that crashes on a job's last attempt never settles it, and SQS then moves the message
+   * to the dead-letter queue instead of delivering it again: this fails such jobs with a reason.
+   * Messages stay in the dead-letter queue (hidden briefly while read) for inspection and its alarm.
+   */
+  async sweepDeadLetters(): Promise<number> {
+    const { deadLetter, jobs, logger } = this.deps;
+    if (!deadLetter) return 0;
+    let failed = 0;
+    // Each receive hides what it returned, so repeated receives walk the whole queue once.
+    for (let round = 0; round < 100 && !this.stopping.signal.aborted; round++) {
+      const messages = await deadLetter.receive({ maxMessages: SQS_RECEIVE_LIMIT, waitSeconds: 0, visibilityTimeoutSeconds: 30 });
+      if (messages.length === 0) break;
+      for (const message of messages) {
+        const parsed = parseQueueMessage(message.body);
+        if (parsed.kind !== 'work') continue;
+        for (const { jobId } of parsed.items) {
+          const result = await jobs.update(jobId, (job) => abandon(job, this.now()));
+          if (!result?.changed) continue;
+          failed++;
+          this.counters.jobsFailed++;
+          logger.error('job failed: its message reached the dead-letter queue unsettled', { jobId, error: result.record.value.error });
+          await this.notify(jobId);
+        }
+      }
+    }
+    return failed;
   }
 
   /** Decides what a message means for its job; returns the job if this worker now holds it. */

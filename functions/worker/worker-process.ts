@@ -18,6 +18,8 @@ export const WorkerEnvironment = z.object({
   PRECISEINV_BUCKET: z.string().min(3),
   PRECISEINV_MODEL: z.string().min(1),
   PRECISEINV_QUEUE_URL: z.url(),
+  /** The queue's dead-letter queue: jobs whose last attempt crashed are failed from it (needs receive rights). */
+  PRECISEINV_DEAD_LETTER_QUEUE_URL: z.url().optional(),
   PRECISEINV_WEBHOOK_SECRET: z.string().min(16),
   /** Also the job lease; the heartbeat renews both at a third of it. */
   /** Touched on every poll and heartbeat; the container health check requires it fresh. */
@@ -42,6 +44,7 @@ export async function runWorkerProcess(runner: InversionRunner, env: Record<stri
       objects,
       jobs: new JobStore(objects),
       queue: new SqsJobQueue(clients.sqs, config.PRECISEINV_QUEUE_URL),
+      ...(config.PRECISEINV_DEAD_LETTER_QUEUE_URL ? { deadLetter: new SqsJobQueue(clients.sqs, config.PRECISEINV_DEAD_LETTER_QUEUE_URL) } : {}),
       runner,
       logger,
       webhooks: new WebhookSender({ secret: config.PRECISEINV_WEBHOOK_SECRET, attempts: 6, baseDelayMs: 2000, timeoutMs: 10_000 }, logger),
@@ -55,6 +58,7 @@ export async function runWorkerProcess(runner: InversionRunner, env: Record<stri
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  if (!config.PRECISEINV_DEAD_LETTER_QUEUE_URL) logger.warn('PRECISEINV_DEAD_LETTER_QUEUE_URL is not set: a job whose every attempt crashes stays running');
   logger.info('worker started', { workerId: worker.workerId, maxBatchSize: runner.maxBatchSize });
   await worker.start();
   logger.info('worker stopped', { counters: worker.counters });
