@@ -5,6 +5,7 @@
  */
 import { END_OF_TEXT, START_OF_TEXT, byteSymbols, cleanPromptText, splitWords } from './clip-text.ts';
 import { type SpecialTokens, type TokenizerFileTexts, type TokenizerFiles, parseTokenizerFiles, readTokenizerFolder } from './tokenizer-files.ts';
+import { packTokenRows, type IdType, type TokenizedBatch } from './token-batch.ts';
 
 /** CLIP's text encoders have 77 position embeddings. */
 export const CLIP_MAX_LENGTH = 77;
@@ -12,15 +13,7 @@ const END_OF_WORD = '</w>';
 // Bounds memory in a long-running worker; prompts reuse a small set of words.
 const WORD_CACHE_LIMIT = 50_000;
 
-export type IdType = 'int32' | 'int64';
-
-export interface TokenizedBatch<T extends Int32Array | BigInt64Array = Int32Array | BigInt64Array> {
-  /** [batch, length], row-major. */
-  inputIds: T;
-  /** 1 for the start token, the prompt's tokens and the end token; 0 for padding. Same element type as inputIds. */
-  attentionMask: T;
-  dims: [number, number];
-}
+export type { IdType, TokenizedBatch };
 
 export class ClipTokenizer {
   readonly maxLength: number;
@@ -82,13 +75,7 @@ export class ClipTokenizer {
   encodeBatch(texts: readonly string[], idType: 'int64'): TokenizedBatch<BigInt64Array>;
   encodeBatch(texts: readonly string[], idType: IdType): TokenizedBatch;
   encodeBatch(texts: readonly string[], idType: IdType): TokenizedBatch {
-    const rows = texts.map((text) => this.encode(text));
-    const ids = rows.flatMap((row) => row.ids);
-    const mask = rows.flatMap((row) => row.ids.map((_, col) => (col < row.length ? 1 : 0)));
-    const dims: [number, number] = [texts.length, this.maxLength];
-    return idType === 'int32'
-      ? { inputIds: Int32Array.from(ids), attentionMask: Int32Array.from(mask), dims }
-      : { inputIds: BigInt64Array.from(ids, BigInt), attentionMask: BigInt64Array.from(mask, BigInt), dims };
+    return packTokenRows(texts.map((text) => this.encode(text)), this.maxLength, idType);
   }
 
   private encodeWord(word: string): number[] {

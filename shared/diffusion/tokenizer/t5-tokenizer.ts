@@ -13,7 +13,7 @@
  *   match over the whole text, spaces are collapsed and trimmed per normalizer_spec, scores add in
  *   float32, and byte fallback follows trainer_spec.
  */
-import type { IdType, TokenizedBatch } from './clip-tokenizer.ts';
+import { packTokenRows, type IdType, type TokenizedBatch } from './token-batch.ts';
 import { PrecompiledCharsmap } from './t5-charsmap.ts';
 import { type AddedToken, type T5TokenizerFileContents, type T5TokenizerFiles, TokenizerFileError, parseT5TokenizerFiles, readT5TokenizerFolder } from './t5-files.ts';
 import { type NormalizerSpec, PieceType } from './t5-sentencepiece-model.ts';
@@ -165,13 +165,7 @@ export class T5Tokenizer {
   encodeBatch(texts: readonly string[], idType: 'int64'): TokenizedBatch<BigInt64Array>;
   encodeBatch(texts: readonly string[], idType: IdType): TokenizedBatch;
   encodeBatch(texts: readonly string[], idType: IdType): TokenizedBatch {
-    const rows = texts.map((text) => this.encode(text));
-    const ids = rows.flatMap((row) => row.ids);
-    const mask = rows.flatMap((row) => row.ids.map((_, col) => (col < row.length ? 1 : 0)));
-    const dims: [number, number] = [texts.length, this.maxLength];
-    return idType === 'int32'
-      ? { inputIds: Int32Array.from(ids), attentionMask: Int32Array.from(mask), dims }
-      : { inputIds: BigInt64Array.from(ids, BigInt), attentionMask: BigInt64Array.from(mask, BigInt), dims };
+    return packTokenRows(texts.map((text) => this.encode(text)), this.maxLength, idType);
   }
 
   /** Splits out added tokens, leftmost first and longest at a position, as tokenizers' AddedVocabulary does. */
