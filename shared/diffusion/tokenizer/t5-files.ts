@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { TokenizerFileError } from './tokenizer-files.ts';
+import { TokenizerFileError, describeIssues, parseJson } from './tokenizer-files.ts';
 import { type SentencePieceModel, SentencePieceModelError, parseSentencePieceModel } from './t5-sentencepiece-model.ts';
 
 export { TokenizerFileError };
@@ -92,21 +92,6 @@ export interface T5TokenizerFileContents {
 
 // transformers stores int(1e30) when a tokenizer has no length limit.
 const UNBOUNDED_LENGTH = 1e9;
-
-function parseJson(text: string, file: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new TokenizerFileError(`${file} is not valid JSON: ${(e as Error).message}`);
-  }
-}
-
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 3)
-    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
-    .join('; ');
-}
 
 function tokenContent(token: z.infer<typeof SpecialToken> | undefined): string | undefined {
   if (token === undefined || token === null) return undefined;

@@ -58,7 +58,7 @@ const DEFAULT_SPECIAL: SpecialTokens = {
   unk: '<|endoftext|>',
 };
 
-function parseJson(text: string, file: string): unknown {
+export function parseJson(text: string, file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -66,7 +66,7 @@ function parseJson(text: string, file: string): unknown {
   }
 }
 
-function describeIssues(error: z.ZodError): string {
+export function describeIssues(error: z.ZodError): string {
   return error.issues
     .slice(0, 3)
     .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
