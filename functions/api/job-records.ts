@@ -5,6 +5,7 @@ import { OutputName, type InputContentType, type InversionParams } from '../../s
 import { toJobView, type JobView, type PresignedUpload } from '../../shared/contracts/job-view.ts';
 import type { JobStatus } from '../../shared/contracts/job-status.ts';
 import type { ModelManifest } from '../../shared/contracts/model-manifest.ts';
+import { checkWebhookDestination, WebhookDestinationError } from '../worker/webhook-destination.ts';
 import type { ApiDeps } from './api-deps.ts';
 import { ApiProblem } from './api-problem.ts';
 
@@ -20,6 +21,17 @@ export function findModel(deps: ApiDeps, id: string, path: string): ModelManifes
   if (model) return model;
   const known = deps.models.map((m) => m.id).join(', ');
   throw new ApiProblem(422, 'unknown-model', `unknown model '${id}'`, [{ path, message: `unknown model '${id}'; known models: ${known}`, code: 'unknown_model' }]);
+}
+
+/** Refuses a webhook the worker would never call; a name that does not resolve now is left to delivery. */
+export async function checkWebhook(deps: ApiDeps, url: string | undefined, path: string): Promise<void> {
+  if (!url) return;
+  try {
+    await checkWebhookDestination(url, deps.webhookPolicy ?? { allowLoopback: false });
+  } catch (error) {
+    if (!(error instanceof WebhookDestinationError)) return;
+    throw new ApiProblem(422, 'webhook-refused', error.message, [{ path, message: error.message, code: 'webhook_refused' }]);
+  }
 }
 
 export interface NewJob {

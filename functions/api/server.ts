@@ -15,6 +15,7 @@ import { mapConcurrent } from '../../shared/platform/map-concurrent.ts';
 import { listAll } from '../../shared/platform/object-store.ts';
 import type { InversionRunner } from '../worker/inversion-runner.ts';
 import { QueueWorker } from '../worker/queue-worker.ts';
+import { webhookPolicyFromEnv } from '../worker/webhook-destination.ts';
 import { WebhookSender } from '../worker/webhook-sender.ts';
 import { jsonLogger } from '../worker/worker-logger.ts';
 import { awsApiDeps } from './api-config.ts';
@@ -93,12 +94,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       upload: { maxBytes: Number(env.PRECISEINV_MAX_UPLOAD_BYTES ?? DEFAULT_MAX_UPLOAD_BYTES), expiresInSeconds: 900 },
       downloadExpiresInSeconds: 3600,
       localSigner: platform.signer,
+      webhookPolicy: webhookPolicyFromEnv(env),
     };
     if (options.runner) {
       const webhookSecret = await dataDirSecret(options.dataDir, 'webhook-secret', () => randomBytes(32).toString('hex'));
       for (const [model, queue] of platform.queues) {
         const logger = log.child({ model });
-        const webhooks = new WebhookSender({ secret: webhookSecret.value, attempts: 5, baseDelayMs: 1000, timeoutMs: 10_000 }, logger);
+        const webhooks = new WebhookSender({ secret: webhookSecret.value, attempts: 5, baseDelayMs: 1000, timeoutMs: 10_000, destination: webhookPolicyFromEnv(env) }, logger);
         const deadLetter = platform.deadLetters.get(model)!;
         workers.push(new QueueWorker({ objects: platform.objects, jobs: platform.jobs, queue, deadLetter, runner: options.runner, logger, webhooks }, { visibilityTimeoutSeconds: 60, waitSeconds: 20 }));
       }

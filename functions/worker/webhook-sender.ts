@@ -5,6 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { Job } from '../../shared/contracts/job.ts';
+import { checkWebhookDestination, WebhookDestinationError, type WebhookDestinationPolicy } from './webhook-destination.ts';
 import type { Logger } from './worker-logger.ts';
 
 export const SIGNATURE_HEADER = 'preciseinv-signature';
@@ -14,6 +15,8 @@ export interface WebhookOptions {
   attempts: number;
   baseDelayMs: number;
   timeoutMs: number;
+  /** Which hosts may be called; default: public addresses only. */
+  destination?: WebhookDestinationPolicy;
   fetch?: typeof fetch;
 }
 
@@ -41,10 +44,14 @@ export class WebhookSender {
       const timestamp = Math.floor(Date.now() / 1000);
       let outcome: string;
       try {
+        // Checked on every attempt: a host's addresses can change between them.
+        await checkWebhookDestination(job.webhook, this.options.destination ?? { allowLoopback: false });
         const response = await send(job.webhook, {
           method: 'POST',
           headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signWebhook(this.options.secret, timestamp, body) },
           body,
+          // A redirect could point anywhere, past the destination check.
+          redirect: 'manual',
           signal: AbortSignal.timeout(this.options.timeoutMs),
         });
         if (response.ok) return true;
@@ -54,6 +61,10 @@ export class WebhookSender {
           return false;
         }
       } catch (error) {
+        if (error instanceof WebhookDestinationError) {
+          this.logger.warn('webhook destination refused; not calling it', { jobId: job.id, reason: error.message });
+          return false;
+        }
         outcome = (error as Error).message;
       }
       this.logger.warn('webhook attempt failed', { jobId: job.id, attempt, outcome });

@@ -11,6 +11,7 @@ import { S3ObjectStore } from '../../shared/platform/s3-object-store.ts';
 import { SqsJobQueue } from '../../shared/platform/sqs-job-queue.ts';
 import type { InversionRunner } from './inversion-runner.ts';
 import { QueueWorker } from './queue-worker.ts';
+import { webhookPolicyFromEnv } from './webhook-destination.ts';
 import { WebhookSender } from './webhook-sender.ts';
 import { jsonLogger } from './worker-logger.ts';
 
@@ -47,7 +48,7 @@ export async function runWorkerProcess(runner: InversionRunner, env: Record<stri
       ...(config.PRECISEINV_DEAD_LETTER_QUEUE_URL ? { deadLetter: new SqsJobQueue(clients.sqs, config.PRECISEINV_DEAD_LETTER_QUEUE_URL) } : {}),
       runner,
       logger,
-      webhooks: new WebhookSender({ secret: config.PRECISEINV_WEBHOOK_SECRET, attempts: 6, baseDelayMs: 2000, timeoutMs: 10_000 }, logger),
+      webhooks: new WebhookSender({ secret: config.PRECISEINV_WEBHOOK_SECRET, attempts: 6, baseDelayMs: 2000, timeoutMs: 10_000, destination: webhookPolicyFromEnv(env) }, logger),
       ...(config.PRECISEINV_HEARTBEAT_FILE ? { onAlive: heartbeatFile(config.PRECISEINV_HEARTBEAT_FILE) } : {}),
     },
     { visibilityTimeoutSeconds: config.PRECISEINV_VISIBILITY_TIMEOUT_SECONDS, waitSeconds: 20 },

@@ -11,7 +11,7 @@ import { mapConcurrent } from '../../../shared/platform/map-concurrent.ts';
 import { listAll } from '../../../shared/platform/object-store.ts';
 import type { ApiDeps, ApiEnv } from '../api-deps.ts';
 import { ApiProblem, notFound } from '../api-problem.ts';
-import { findModel, newJobRecord, randomId, requestHash, viewJob } from '../job-records.ts';
+import { checkWebhook, findModel, newJobRecord, randomId, requestHash, viewJob } from '../job-records.ts';
 import { problemResponses } from './problem-responses.ts';
 
 const BatchParams = z.object({ id: z.string().describe('batch id') });
@@ -79,6 +79,7 @@ export function registerBatchRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
   app.openapi(createBatch, async (c) => {
     const body = c.req.valid('json');
     const model = findModel(deps, body.model, 'body.model');
+    await checkWebhook(deps, body.webhook, 'body.webhook');
     const batch: Batch = {
       id: randomId('b'),
       owner: c.get('owner'),

@@ -7,7 +7,7 @@ import { isTerminal } from '../../../shared/contracts/job-status.ts';
 import { JobView } from '../../../shared/contracts/job-view.ts';
 import type { ApiDeps, ApiEnv } from '../api-deps.ts';
 import { ApiProblem } from '../api-problem.ts';
-import { findModel, newJobRecord, ownedJob, randomId, requestHash, viewJob } from '../job-records.ts';
+import { checkWebhook, findModel, newJobRecord, ownedJob, randomId, requestHash, viewJob } from '../job-records.ts';
 import { problemResponses } from './problem-responses.ts';
 
 const IdempotencyHeaders = z.object({
@@ -60,6 +60,7 @@ export function registerJobRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void
     const { 'idempotency-key': idempotencyKey } = c.req.valid('header');
     const owner = c.get('owner');
     const model = findModel(deps, body.model, 'body.model');
+    await checkWebhook(deps, body.webhook, 'body.webhook');
     const id = jobIdFor(owner, idempotencyKey);
     const job = newJobRecord({
       id,

@@ -1,0 +1,93 @@
+/**
+ * Where a webhook may go: public addresses only. The host is resolved and every address checked,
+ * so a name pointing at the instance metadata service, a VPC peer or the worker itself is refused.
+ * Loopback is allowed only with PRECISEINV_WEBHOOK_ALLOW_LOOPBACK=1 (local development, tests).
+ */
+import { lookup } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
+
+export const WEBHOOK_ALLOW_LOOPBACK_ENV = 'PRECISEINV_WEBHOOK_ALLOW_LOOPBACK';
+
+export interface WebhookDestinationPolicy {
+  allowLoopback: boolean;
+  /** All addresses of a host name (default: the system resolver). */
+  resolve?: (host: string) => Promise<string[]>;
+}
+
+export function webhookPolicyFromEnv(env: Record<string, string | undefined>): WebhookDestinationPolicy {
+  return { allowLoopback: env[WEBHOOK_ALLOW_LOOPBACK_ENV] === '1' || env[WEBHOOK_ALLOW_LOOPBACK_ENV] === 'true' };
+}
+
+/** A destination that will never be allowed: not worth retrying. */
+export class WebhookDestinationError extends Error {
+  override name = 'WebhookDestinationError';
+}
+
+const loopback = new BlockList();
+loopback.addSubnet('127.0.0.0', 8, 'ipv4');
+loopback.addAddress('::1', 'ipv6');
+
+const internal = new BlockList();
+for (const [net, prefix] of [
+  ['0.0.0.0', 8], // "this network", including the unspecified address
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10], // carrier-grade NAT
+  ['169.254.0.0', 16], // link-local, including 169.254.169.254 (instance metadata)
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 4], // multicast
+  ['240.0.0.0', 4], // reserved and broadcast
+] as const) {
+  internal.addSubnet(net, prefix, 'ipv4');
+}
+for (const [net, prefix] of [
+  ['::', 128],
+  ['fc00::', 7], // unique local, including fd00:ec2::254 (instance metadata over IPv6)
+  ['fe80::', 10], // link-local
+  ['ff00::', 8], // multicast
+  ['64:ff9b::', 96], // NAT64: reaches whatever IPv4 address it embeds
+  ['2002::', 16], // 6to4: likewise
+] as const) {
+  internal.addSubnet(net, prefix, 'ipv6');
+}
+
+/** The IPv4 address inside an IPv4-mapped IPv6 address (::ffff:a.b.c.d or ::ffff:xxxx:xxxx), if it is one. */
+function mappedIpv4(address: string): string | undefined {
+  const match = /^::ffff:(.+)$/i.exec(address);
+  if (!match) return undefined;
+  const rest = match[1]!;
+  if (isIP(rest) === 4) return rest;
+  const hex = /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(rest);
+  if (!hex) return undefined;
+  const [hi, lo] = [parseInt(hex[1]!, 16), parseInt(hex[2]!, 16)];
+  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
+}
+
+/** Why an address may not receive webhooks, or undefined if it may. */
+export function refusedAddress(address: string, allowLoopback: boolean): string | undefined {
+  const v4 = mappedIpv4(address);
+  if (v4) return refusedAddress(v4, allowLoopback);
+  const family = isIP(address);
+  if (family === 0) return 'not an IP address';
+  const type = family === 4 ? 'ipv4' : 'ipv6';
+  if (loopback.check(address, type)) return allowLoopback ? undefined : `a loopback address (set ${WEBHOOK_ALLOW_LOOPBACK_ENV}=1 to allow it for local development)`;
+  if (internal.check(address, type)) return 'a private, link-local or otherwise non-public address';
+  return undefined;
+}
+
+const systemResolve = async (host: string): Promise<string[]> => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+
+/** Resolves the URL's host and throws WebhookDestinationError unless every address is allowed. */
+export async function checkWebhookDestination(url: string, policy: WebhookDestinationPolicy): Promise<void> {
+  const parsed = new URL(url);
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new WebhookDestinationError(`webhook URL scheme '${parsed.protocol}' is not http or https`);
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  const addresses = isIP(host) ? [host] : await (policy.resolve ?? systemResolve)(host);
+  if (addresses.length === 0) throw new Error(`webhook host '${host}' has no addresses`);
+  for (const address of addresses) {
+    const reason = refusedAddress(address, policy.allowLoopback);
+    if (reason) throw new WebhookDestinationError(`webhook host '${host}' resolves to ${address}, ${reason}; refused`);
+  }
+}
