@@ -9,12 +9,14 @@ import { modelRegistry } from '../models/registry.ts';
 import { startServer } from '../functions/api/server.ts';
 import { EngineRunner } from '../functions/worker/engine-runner.ts';
 import { jsonLogger } from '../functions/worker/worker-logger.ts';
+import type { ResolutionRule } from '../shared/diffusion/image/prepare-image.ts';
+import { resolveModel } from './resolve-model.ts';
 import { UsageError } from './usage-error.ts';
 
 const DEFAULT_MODEL = 'tiny';
 
 /** `--model` as registry id -> folder: `id`, `folder` (served as the default model), or `id=folder`. */
-function modelDir(arg: string): { id: string; dir: string } {
+function modelDir(arg: string): { id: string; dir: string; resolution?: ResolutionRule } {
   const [id, folder] = arg.includes('=') ? (arg.split('=', 2) as [string, string]) : existsSync(arg) ? [DEFAULT_MODEL, arg] : [arg, undefined];
   const manifest = modelRegistry.find((m) => m.id === id);
   if (!manifest) throw new UsageError(`--model: '${id}' is not a registry id (${modelRegistry.map((m) => m.id).join(', ')}) nor a model folder`);
@@ -23,7 +25,8 @@ function modelDir(arg: string): { id: string; dir: string } {
     const missing = dir ?? `(no local folder; artifacts under ${manifest.artifacts.prefix})`;
     throw new UsageError(`--model: model '${id}' has no folder at ${missing}; pass --model <folder> or --model ${id}=<folder>`);
   }
-  return { id, dir };
+  // A folder given explicitly may have another shape than the registry entry it stands in for.
+  return folder ? { id, dir, resolution: resolveModel(dir).resolution } : { id, dir };
 }
 
 export async function serveCommand(argv: string[]): Promise<number> {
@@ -47,7 +50,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   // Keeps the default data folder (inside a checkout) out of git status.
   if (!existsSync(join(dataDir, '.gitignore'))) writeFileSync(join(dataDir, '.gitignore'), '*\n');
   const logger = jsonLogger({ service: 'preciseinv-engine' });
-  const runner = new EngineRunner({ modelDirs: { [model.id]: model.dir }, maxBatchSize: batch, logger });
+  const runner = new EngineRunner({ modelDirs: { [model.id]: model.dir }, ...(model.resolution ? { resolutions: { [model.id]: model.resolution } } : {}), maxBatchSize: batch, logger });
   // Opening (and, once, building the gradient graph) now makes a broken model fail here, not on the first job.
   await runner.warm(model.id);
   const server = await startServer({ port, host: values.host!, dataDir, runner });

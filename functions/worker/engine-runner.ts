@@ -10,6 +10,7 @@ import type { JobMetrics } from '../../shared/contracts/job-metrics.ts';
 import type { ModelManifest } from '../../shared/contracts/model-manifest.ts';
 import { modelRegistry } from '../../models/registry.ts';
 import { readFolderManifest } from '../../shared/diffusion/folder-manifest.ts';
+import type { ResolutionRule } from '../../shared/diffusion/image/prepare-image.ts';
 import { DiffusionPipeline } from '../../shared/diffusion/pipeline/diffusion-pipeline.ts';
 import { prepareGradientGraph } from '../../shared/diffusion/prepare-gradient-graph.ts';
 import { float32Tensor, parseSafetensors, serializeSafetensors, tensorToFloat64 } from '../../shared/formats/safetensors.ts';
@@ -29,6 +30,8 @@ class ModelUnavailableError extends Error {}
 export interface EngineRunnerOptions {
   /** Model id -> folder, ahead of the registry (a folder given on the command line, tests). */
   modelDirs?: Record<string, string>;
+  /** Model id -> resolution rule, for a folder whose shape differs from its registry entry's. */
+  resolutions?: Record<string, ResolutionRule>;
   /** Downloads models/{id}/ from the bucket (AWS); without it the registry's localDir is used. */
   cache?: ModelCache;
   /** Tasks per engine call; 1 disables batching. */
@@ -129,7 +132,7 @@ export class EngineRunner implements InversionRunner {
       prompt: job.params.prompt,
       seed: this.options.seed ?? 0,
       trajectory: job.params.outputs.includes('trajectory'),
-      resolution: manifest.resolution,
+      resolution: this.options.resolutions?.[job.model] ?? manifest.resolution,
       batchSize: this.maxBatchSize,
     };
   }
