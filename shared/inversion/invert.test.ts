@@ -121,6 +121,16 @@ describe('inversion methods on an analytic denoiser', () => {
     expect(Array.from(together.latents[2]!)).toEqual(Array.from(alone.latents[0]!));
   });
 
+  it('stochastic DDPM: an image gets the same x_T at any position in a batch', async () => {
+    const d = analyticDenoiser(3);
+    const x0 = images(3, 21);
+    const plan = ddpmPlan(sd, 4);
+    const solver = preciseInversion({ eta: 1e-8, maxIters: 100 });
+    const together = await invert(solver, d, x0, plan, { seed: 5 });
+    const alone = await invert(solver, d, [x0[2]!], plan, { seed: 5 });
+    expect(Array.from(together.latents[2]!)).toEqual(Array.from(alone.latents[0]!));
+  });
+
   it('resuming from a checkpoint gives the same x_T as an uninterrupted run', async () => {
     const d = analyticDenoiser();
     const x0 = images(2, 12);

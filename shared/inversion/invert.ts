@@ -28,7 +28,7 @@ export async function invert(solver: StepSolver, denoiser: Denoiser, x0: Float32
     const step = plan.steps[T - i]!;
     const y = current.map((xi, j) => {
       if (step.s === 0) return xi;
-      const z = stepNoise(options.seed, j, i, xi.length);
+      const z = stepNoise(options.seed, i, xi.length);
       return xi.map((v, k) => v - step.s * z[k]!);
     });
     const before = { f: [...counting.forwardEvals], v: [...counting.vjpEvals] };
@@ -65,7 +65,7 @@ export async function reconstruct(denoiser: Denoiser, xT: Float32Array[], plan: 
     x.forEach((xi, j) => batch.set(xi, j * n));
     const m = await denoiser.predict(batch, rows, step.timestep);
     x = x.map((xi, j) => {
-      const z = step.s === 0 ? undefined : stepNoise(seed, j, i, n);
+      const z = step.s === 0 ? undefined : stepNoise(seed, i, n);
       const out = new Float32Array(n);
       for (let k = 0; k < n; k++) out[k] = step.a * xi[k]! + step.b * m[j * n + k]! + (z ? step.s * z[k]! : 0);
       return out;
