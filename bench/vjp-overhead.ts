@@ -2,7 +2,7 @@
  * Gradient-graph cost relative to the forward pass, per fixture, beside torch's
  * (forward + backward) / forward on the same weights, measured in the same run.
  *
- *   npx tsx bench/vjp-overhead.ts [--threads N] [--runs N] [--out bench/results/vjp-overhead.md]
+ *   npx tsx bench/vjp-overhead.ts [--threads N] [--runs N] [--latent N] [--out bench/results/vjp-overhead.md]
  *
  * Torch numbers come from tools/bench_torch_vjp.py in tools/.venv (see tools/README.md); without
  * that environment the torch columns read n/a.
@@ -22,13 +22,15 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '20' },
     out: { type: 'string', default: 'bench/results/vjp-overhead.md' },
     fixtures: { type: 'string', default: 'models/fixtures' },
+    latent: { type: 'string' },
   },
 });
 const Measurement = z.object({ medianMs: z.number(), peakRssMb: z.number() });
 const TorchLine = z.object({ fixture: z.string(), forwardMs: z.number(), forwardBackwardMs: z.number(), ratio: z.number(), peakRssMb: z.number() });
 
 function measure(dir: string, mode: 'forward' | 'vjp'): z.infer<typeof Measurement> {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/vjp-overhead-worker.ts', dir, mode, values.threads!, values.runs!], {
+  const args = [dir, mode, values.threads!, values.runs!, ...(values.latent ? [values.latent] : [])];
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/vjp-overhead-worker.ts', ...args], {
     encoding: 'utf8',
   });
   return Measurement.parse(JSON.parse(out.trim().split('\n').at(-1)!));
@@ -38,7 +40,8 @@ function torchNumbers(): Map<string, z.infer<typeof TorchLine>> {
   const python = 'tools/.venv/bin/python';
   const result = new Map<string, z.infer<typeof TorchLine>>();
   if (!existsSync(python) || !existsSync('tools/bench_torch_vjp.py')) return result;
-  const out = execFileSync(python, ['tools/bench_torch_vjp.py', '--threads', values.threads!, '--runs', values.runs!], { encoding: 'utf8' });
+  const latent = values.latent ? ['--latent', values.latent] : [];
+  const out = execFileSync(python, ['tools/bench_torch_vjp.py', '--threads', values.threads!, '--runs', values.runs!, '--max-seconds', '5', ...latent], { encoding: 'utf8' });
   for (const line of out.split('\n')) {
     if (!line.trim().startsWith('{')) continue;
     const parsed = TorchLine.parse(JSON.parse(line));
@@ -70,8 +73,8 @@ const table = [
   '# Gradient graph cost vs forward, ONNX Runtime (CPU) beside torch autograd',
   '',
   `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ` +
-    `intra-op threads ${values.threads} for both; median of ${values.runs} runs after 3 warm-up runs; batch 2, the fixture's vjp_reference inputs.`,
-  `Command: \`npx tsx bench/vjp-overhead.ts --threads ${values.threads} --runs ${values.runs}\` (${new Date().toISOString().slice(0, 10)}).`,
+    `intra-op threads ${values.threads} for both; median of ${values.runs} runs after 3 warm-up runs; batch 2, ${values.latent ? `${values.latent}x${values.latent} latents` : "the fixture's vjp_reference inputs (16x16 latents)"}.`,
+  `Command: \`npx tsx bench/vjp-overhead.ts --threads ${values.threads} --runs ${values.runs}${values.latent ? ` --latent ${values.latent}` : ''}\` (${new Date().toISOString().slice(0, 10)}).`,
   '',
   'Ours = gradient graph (forward output + VJP w.r.t. the latent) time / forward time. Torch = (forward + backward w.r.t. the latent, parameters frozen) / forward, same weights.',
   'Peak RSS per process in MB (each measurement runs in its own process).',
