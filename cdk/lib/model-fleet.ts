@@ -71,6 +71,8 @@ export class ModelFleet extends Construct {
         PRECISEINV_MODEL_PREFIX: model.artifacts.prefix,
         PRECISEINV_BUCKET: storage.bucket.bucketName,
         PRECISEINV_QUEUE_URL: jobQueue.queue.queueUrl,
+        // The worker sweeps its dead-letter queue to fail jobs whose every attempt crashed.
+        PRECISEINV_DEAD_LETTER_QUEUE_URL: jobQueue.deadLetterQueue.queueUrl,
         PRECISEINV_MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT),
       },
       // Injected by the ECS agent at start; the task definition holds only the secret's ARN.
@@ -194,6 +196,8 @@ export class ModelFleet extends Construct {
     }
     storage.grantWritePrefix(taskRole, 'results/');
     jobQueue.queue.grantConsumeMessages(taskRole);
+    // Reads and re-hides dead letters (never deletes them): they stay for the DLQ alarm and for inspection.
+    jobQueue.deadLetterQueue.grant(taskRole, 'sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl');
     // The worker protects its task from scale-in while a job runs ($ECS_AGENT_URI/task-protection/v1/state).
     const clusterTasks = workers.cluster.arnForTasks('*');
     taskRole.addToPrincipalPolicy(
