@@ -1,0 +1,121 @@
+"""Torch baseline for the denoiser VJP: median forward and forward+backward times per fixture.
+
+Rebuilds each fixture's denoiser from its seed (the same weights as the committed ONNX files),
+freezes the parameters and differentiates w.r.t. the latent only, at batch 2 and 16x16 latents.
+Each fixture runs in its own process so peakRssMb is that fixture's own peak. Each timing loop
+stops after --runs calls or --max-seconds, whichever comes first (`runs` in the output says how
+many were taken). Prints one JSON line per (fixture, thread count):
+
+    tools/.venv/bin/python tools/bench_torch_vjp.py [--threads N ...] [--runs 20] [--fixtures NAME ...]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import torch  # noqa: E402
+
+from tools.fixtures import specs  # noqa: E402
+from tools.fixtures.specs import FIXTURES, FIXTURES_BY_NAME, build_denoiser, cotangent, denoiser_inputs  # noqa: E402
+
+
+MIN_RUNS = 3
+
+
+def median_ms(fn, runs: int, warmup: int, max_seconds: float) -> tuple[float, int]:
+    """Median over up to `runs` timed calls after `warmup` untimed ones; the timed loop stops at
+    `max_seconds` once MIN_RUNS calls are in."""
+    for _ in range(warmup):
+        fn()
+    deadline = time.perf_counter() + max_seconds
+    times: list[float] = []
+    while len(times) < runs and (len(times) < MIN_RUNS or time.perf_counter() < deadline):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(times), len(times)
+
+
+def measure(name: str, threads: list[int], runs: int, warmup: int, max_seconds: float) -> list[dict]:
+    fixture = FIXTURES_BY_NAME[name]
+    family = fixture.spec
+    module = build_denoiser(family)
+    inputs = denoiser_inputs(family)
+    if fixture.fp16:
+        module = module.half()
+        inputs = {k: v.half() if v.is_floating_point() else v for k, v in inputs.items()}
+    for p in module.parameters():
+        p.requires_grad_(False)
+    names = list(inputs)
+    wrt = names.index(family.wrt)
+    with torch.no_grad():
+        out_shape = module(*inputs.values()).shape
+    grad_out = cotangent(family, out_shape).to(inputs[family.wrt].dtype)
+
+    def forward():
+        with torch.no_grad():
+            module(*inputs.values())
+
+    def forward_backward():
+        args = list(inputs.values())
+        args[wrt] = args[wrt].detach().requires_grad_(True)
+        out = module(*args)
+        torch.autograd.grad(out, args[wrt], grad_out)
+
+    rows = []
+    for n in threads:
+        torch.set_num_threads(n)
+        fwd, fwd_runs = median_ms(forward, runs, warmup, max_seconds)
+        fwd_bwd, fwd_bwd_runs = median_ms(forward_backward, runs, warmup, max_seconds)
+        rows.append({"fixture": name, "forwardMs": round(fwd, 3), "forwardBackwardMs": round(fwd_bwd, 3),
+                     "ratio": round(fwd_bwd / fwd, 3), "threads": n, "runs": min(fwd_runs, fwd_bwd_runs),
+                     "peakRssMb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+                     "dtype": "float16" if fixture.fp16 else "float32", "batch": inputs[family.wrt].shape[0],
+                     "latent": list(inputs[family.wrt].shape[2:]), "torch": torch.__version__})
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, nargs="*",
+                        help="torch thread counts to measure (default: 1 and torch's default)")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--max-seconds", type=float, default=1.0,
+                        help="time cap per measurement loop; fewer runs are taken when it is reached (at least 3)")
+    parser.add_argument("--fixtures", nargs="*", choices=sorted(FIXTURES_BY_NAME), default=[f.name for f in FIXTURES])
+    parser.add_argument("--latent", type=int, help="latent side length (default: the fixtures' own, 16)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.latent:
+        # denoiser_inputs() reads the module-level size, so every fixture is measured at this size.
+        specs.LATENT = args.latent
+    threads = args.threads or sorted({1, torch.get_num_threads()})
+    if args.worker:
+        for row in measure(args.worker, threads, args.runs, args.warmup, args.max_seconds):
+            print(json.dumps(row), flush=True)
+        return 0
+    for name in args.fixtures:
+        cmd = [sys.executable, __file__, "--worker", name, "--runs", str(args.runs), "--warmup", str(args.warmup),
+               "--max-seconds", str(args.max_seconds), "--threads", *map(str, threads),
+               *(["--latent", str(args.latent)] if args.latent else [])]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode != 0:
+            sys.stderr.write(result.stderr)
+            return result.returncode
+        sys.stdout.write(result.stdout)
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
