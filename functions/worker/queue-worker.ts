@@ -16,6 +16,7 @@ import { CheckpointStore } from './checkpoint-store.ts';
 import { batchKey, type InversionResult, type InversionRunner, type InversionTask, type StepCheckpoint } from './inversion-runner.ts';
 import { abandon, claim, fail, release, renewLease, succeed } from './job-transitions.ts';
 import { writeResults } from './result-writer.ts';
+import type { JobGuard } from './task-protection.ts';
 import type { WebhookSender } from './webhook-sender.ts';
 import { newCounters, type WorkerCounters } from './worker-counters.ts';
 import type { Logger } from './worker-logger.ts';
@@ -32,6 +33,8 @@ export interface QueueWorkerDeps {
   now?: () => Date;
   /** Called on every poll and heartbeat: a liveness signal for container health checks. */
   onAlive?: () => void;
+  /** Told when a job is claimed and when it settles: on ECS, keeps scale-in off the task meanwhile. */
+  taskProtection?: JobGuard;
 }
 
 export interface QueueWorkerOptions {
@@ -211,6 +214,7 @@ export class QueueWorker {
     const claimed: Claimed = { message, job, lastAttempt: maxReceives !== undefined && message.receiveCount >= maxReceives, controller: new AbortController() };
     if (this.stopping.signal.aborted) claimed.controller.abort('shutdown' satisfies AbortReason);
     this.active.add(claimed);
+    this.deps.taskProtection?.jobStarted();
     return claimed;
   }
 
@@ -257,6 +261,7 @@ export class QueueWorker {
 
   private async heartbeat(claimed: readonly Claimed[]): Promise<void> {
     this.deps.onAlive?.();
+    this.deps.taskProtection?.renew();
     await Promise.all(
       claimed.map(async (c) => {
         if (c.controller.signal.aborted) return;
@@ -282,7 +287,7 @@ export class QueueWorker {
     try {
       await this.settleClaimed(claimed, result, aborted);
     } finally {
-      this.active.delete(claimed);
+      if (this.active.delete(claimed)) this.deps.taskProtection?.jobSettled();
     }
   }
 

@@ -5,12 +5,14 @@
  */
 import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
+import { modelRegistry } from '../../models/registry.ts';
 import { createAwsClients } from '../../shared/platform/aws-clients.ts';
 import { JobStore } from '../../shared/platform/job-store.ts';
 import { S3ObjectStore } from '../../shared/platform/s3-object-store.ts';
 import { SqsJobQueue } from '../../shared/platform/sqs-job-queue.ts';
 import type { InversionRunner } from './inversion-runner.ts';
 import { QueueWorker } from './queue-worker.ts';
+import { TaskProtection } from './task-protection.ts';
 import { webhookPolicyFromEnv } from './webhook-destination.ts';
 import { WebhookSender } from './webhook-sender.ts';
 import { jsonLogger } from './worker-logger.ts';
@@ -27,7 +29,17 @@ export const WorkerEnvironment = z.object({
   PRECISEINV_HEARTBEAT_FILE: z.string().min(1).optional(),
   PRECISEINV_VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(30).max(43_200).default(300),
   AWS_ENDPOINT_URL: z.url().optional(),
+  /** Set by ECS inside a task; the worker asks its agent for scale-in protection while jobs run. */
+  ECS_AGENT_URI: z.string().min(1).optional(),
+  /** How long one scale-in protection lasts before a heartbeat renews it; defaults to the model's job timeout. */
+  PRECISEINV_JOB_TIMEOUT_SECONDS: z.coerce.number().int().min(60).optional(),
 });
+
+/** The protection lifetime: the configured or registered job timeout, else an hour. */
+export function protectionMinutes(config: { PRECISEINV_MODEL: string; PRECISEINV_JOB_TIMEOUT_SECONDS?: number | undefined }): number {
+  const seconds = config.PRECISEINV_JOB_TIMEOUT_SECONDS ?? modelRegistry.find((m) => m.id === config.PRECISEINV_MODEL)?.fleet.jobTimeoutSeconds;
+  return seconds === undefined ? 60 : Math.ceil(seconds / 60);
+}
 
 function heartbeatFile(path: string): () => void {
   return () => writeFileSync(path, `${new Date().toISOString()}\n`);
@@ -40,6 +52,7 @@ export async function runWorkerProcess(runner: InversionRunner, env: Record<stri
   const clients = createAwsClients(config.AWS_ENDPOINT_URL ? { endpoint: config.AWS_ENDPOINT_URL } : {});
   const objects = new S3ObjectStore(clients.s3, config.PRECISEINV_BUCKET);
   const logger = jsonLogger({ service: 'preciseinv-worker', model: config.PRECISEINV_MODEL });
+  const taskProtection = new TaskProtection({ agentUri: config.ECS_AGENT_URI, expiresInMinutes: protectionMinutes(config), logger });
   const worker = new QueueWorker(
     {
       objects,
@@ -50,6 +63,7 @@ export async function runWorkerProcess(runner: InversionRunner, env: Record<stri
       logger,
       webhooks: new WebhookSender({ secret: config.PRECISEINV_WEBHOOK_SECRET, attempts: 6, baseDelayMs: 2000, timeoutMs: 10_000, destination: webhookPolicyFromEnv(env) }, logger),
       ...(config.PRECISEINV_HEARTBEAT_FILE ? { onAlive: heartbeatFile(config.PRECISEINV_HEARTBEAT_FILE) } : {}),
+      taskProtection,
     },
     { visibilityTimeoutSeconds: config.PRECISEINV_VISIBILITY_TIMEOUT_SECONDS, waitSeconds: 20 },
   );
@@ -62,5 +76,7 @@ export async function runWorkerProcess(runner: InversionRunner, env: Record<stri
   if (!config.PRECISEINV_DEAD_LETTER_QUEUE_URL) logger.warn('PRECISEINV_DEAD_LETTER_QUEUE_URL is not set: a job whose every attempt crashes stays running');
   logger.info('worker started', { workerId: worker.workerId, maxBatchSize: runner.maxBatchSize });
   await worker.start();
+  // Let the last protection change reach the agent before the process winds down.
+  await taskProtection.idle();
   logger.info('worker stopped', { counters: worker.counters });
 }
