@@ -20,7 +20,7 @@ import { createApp } from '../functions/api/app.ts';
 import { uploadForm } from '../functions/api/testing/local-api.ts';
 import { EngineRunner } from '../functions/worker/engine-runner.ts';
 import { QueueWorker } from '../functions/worker/queue-worker.ts';
-import { gradientPng } from '../functions/worker/testing/gradient-png.ts';
+import { gradientPng } from '../shared/diffusion/testing/gradient-png.ts';
 import { jsonLogger } from '../functions/worker/worker-logger.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');

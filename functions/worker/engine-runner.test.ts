@@ -5,7 +5,7 @@ import { decodeLatentFile } from '../../shared/inversion/outputs/latent-file.ts'
 import { newJobRecord } from '../api/job-records.ts';
 import { decodeCheckpoint, EngineRunner } from './engine-runner.ts';
 import type { Checkpoint, InversionResult, InversionTask, StepCheckpoint } from './inversion-runner.ts';
-import { gradientPng } from './testing/gradient-png.ts';
+import { gradientPng } from '../../shared/diffusion/testing/gradient-png.ts';
 import { jsonLogger } from './worker-logger.ts';
 
 function job(id: string, params: Partial<Job['params']> = {}): Job {

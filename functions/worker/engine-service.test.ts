@@ -14,7 +14,7 @@ import { startServer, type RunningServer } from '../api/server.ts';
 import { PNG_BYTES, uploadForm } from '../api/testing/local-api.ts';
 import { EngineRunner } from './engine-runner.ts';
 import type { InversionResult, InversionRunner, InversionTask } from './inversion-runner.ts';
-import { gradientPng } from './testing/gradient-png.ts';
+import { gradientPng } from '../../shared/diffusion/testing/gradient-png.ts';
 import { jsonLogger } from './worker-logger.ts';
 
 const silent = jsonLogger({}, () => undefined);

@@ -1,23 +1,10 @@
-import sharp from 'sharp';
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { prepareGradientGraph } from '../diffusion/prepare-gradient-graph.ts';
 import { DiffusionPipeline } from '../diffusion/pipeline/diffusion-pipeline.ts';
+import { gradientPng } from '../diffusion/testing/gradient-png.ts';
 import { writePixelSpaceFolder } from '../diffusion/testing/synthetic-folder.ts';
 import { decodeLatentFile } from './outputs/latent-file.ts';
 import { invertImages, type InversionParams } from './invert-images.ts';
-
-async function gradientPng(width: number, height: number, phase: number): Promise<Uint8Array> {
-  const raw = Buffer.alloc(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const o = 3 * (y * width + x);
-      raw[o] = (x * 255) / width;
-      raw[o + 1] = (y * 255) / height;
-      raw[o + 2] = 128 + 100 * Math.sin((x + y) / 3 + phase);
-    }
-  }
-  return new Uint8Array(await sharp(raw, { raw: { width, height, channels: 3 } }).png().toBuffer());
-}
 
 const base: InversionParams = {
   model: 'synthetic', method: 'preciseinv', steps: 4, eta: 1e-7, maxIters: 100, guidance: 1, prompt: '', seed: 1,
