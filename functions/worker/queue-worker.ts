@@ -11,9 +11,9 @@ import { jobMessageBody, parseQueueMessage } from '../../shared/contracts/queue-
 import type { JobQueue, ReceivedMessage } from '../../shared/platform/job-queue.ts';
 import type { JobStore } from '../../shared/platform/job-store.ts';
 import { mapConcurrent } from '../../shared/platform/map-concurrent.ts';
-import type { ObjectStore } from '../../shared/platform/object-store.ts';
+import type { ObjectStore, StoredObject } from '../../shared/platform/object-store.ts';
 import { CheckpointStore } from './checkpoint-store.ts';
-import { batchKey, type InversionResult, type InversionRunner, type InversionTask, type StepCheckpoint } from './inversion-runner.ts';
+import { batchKey, type Checkpoint, type InversionResult, type InversionRunner, type InversionTask, type StepCheckpoint } from './inversion-runner.ts';
 import { abandon, claim, fail, release, renewLease, succeed } from './job-transitions.ts';
 import { writeResults } from './result-writer.ts';
 import type { JobGuard } from './task-protection.ts';
@@ -61,6 +61,8 @@ interface Claimed {
 }
 
 const SQS_RECEIVE_LIMIT = 10;
+
+const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 const MAX_VISIBILITY_SECONDS = 43_200;
 
 export class QueueWorker {
@@ -125,16 +127,35 @@ export class QueueWorker {
       visibilityTimeoutSeconds: this.options.visibilityTimeoutSeconds,
       signal: this.stopping.signal,
     });
-    const maxReceives = await (this.maxReceives ??= queue.maxReceiveCount());
+    // A failed lookup is not cached, so the next cycle asks again.
+    this.maxReceives ??= queue.maxReceiveCount().catch((error: unknown) => {
+      this.maxReceives = undefined;
+      throw error;
+    });
+    const maxReceives = await this.maxReceives;
     const seenJobs = new Set<string>();
     // Admission runs concurrently; the heartbeat covers every claimed job from here until it settles.
     const heartbeat = setInterval(() => void this.heartbeat([...this.active]), (this.options.heartbeatSeconds ?? this.options.visibilityTimeoutSeconds / 3) * 1000);
+    const claimed: Claimed[] = [];
     try {
-      const claimed = (await Promise.all(messages.map((m) => this.admit(m, maxReceives, seenJobs)))).filter((c) => c !== undefined);
+      // One message's failed admission must not strand the jobs the others claimed; its own
+      // message reappears when its visibility lapses.
+      const admitted = await Promise.allSettled(messages.map((m) => this.admit(m, maxReceives, seenJobs)));
+      admitted.forEach((outcome, i) => {
+        if (outcome.status === 'fulfilled') {
+          if (outcome.value) claimed.push(outcome.value);
+        } else {
+          this.deps.logger.error('admitting a message failed; it is redelivered when its visibility lapses', { messageId: messages[i]!.id, error: errorText(outcome.reason) });
+        }
+      });
       const groups = new Map<string, Claimed[]>();
       for (const c of claimed) groups.set(batchKey(c.job), [...(groups.get(batchKey(c.job)) ?? []), c]);
       for (const group of groups.values()) await this.runGroup(group);
     } finally {
+      // Nothing this cycle claimed may outlive it: a job left active would be heartbeaten and keep
+      // the task protected forever. runGroup settles everything itself; this covers a bug there.
+      const stranded = claimed.filter((c) => this.active.has(c));
+      await Promise.all(stranded.map((c) => this.settle(c, { ok: false, retryable: true, error: { code: 'worker_error', message: 'the worker stopped handling the job before it settled' } })));
       clearInterval(heartbeat);
     }
     return messages.length;
@@ -221,12 +242,29 @@ export class QueueWorker {
   private async runGroup(group: Claimed[]): Promise<void> {
     const prepared = await mapConcurrent(group, group.length, async (claimed) => {
       if (claimed.controller.signal.aborted) return void (await this.settle(claimed, undefined, claimed.controller.signal.reason as AbortReason));
-      const image = await this.deps.objects.get(claimed.job.input.key);
-      if (!image) {
-        return void (await this.settle(claimed, { ok: false, retryable: false, error: { code: 'input_missing', message: `no image at '${claimed.job.input.key}'` } }));
+      const { job } = claimed;
+      // A bucket fault here is transient: the job goes back to the queue (or fails on its last attempt) like any retryable failure.
+      const storageFault = (what: string, error: unknown): InversionResult => ({
+        ok: false,
+        retryable: true,
+        error: { code: 'storage_error', message: `reading ${what} failed: ${errorText(error)}` },
+      });
+      let image: StoredObject | undefined;
+      try {
+        image = await this.deps.objects.get(job.input.key);
+      } catch (error) {
+        return void (await this.settle(claimed, storageFault(`the input image '${job.input.key}'`, error)));
       }
-      const resume = await this.checkpoints.latest(claimed.job.id, claimed.job.params.steps);
-      if (resume) this.deps.logger.info('resuming from checkpoint', { jobId: claimed.job.id, step: resume.step });
+      if (!image) {
+        return void (await this.settle(claimed, { ok: false, retryable: false, error: { code: 'input_missing', message: `no image at '${job.input.key}'` } }));
+      }
+      let resume: Checkpoint | undefined;
+      try {
+        resume = await this.checkpoints.latest(job.id, job.params.steps);
+      } catch (error) {
+        return void (await this.settle(claimed, storageFault(`the checkpoint under 'checkpoints/${job.id}/'`, error)));
+      }
+      if (resume) this.deps.logger.info('resuming from checkpoint', { jobId: job.id, step: resume.step });
       const task: InversionTask = { job: claimed.job, image: image.body, ...(resume ? { resume } : {}), onStep: this.stepHandler(claimed), signal: claimed.controller.signal };
       return { claimed, task };
     });
@@ -283,9 +321,25 @@ export class QueueWorker {
     claimed.controller.abort((status === 'canceled' ? 'canceled' : 'lease_lost') satisfies AbortReason);
   }
 
+  /**
+   * Settles a claimed job and never throws: when recording the outcome fails (results, record or
+   * queue unreachable), the attempt counts as a transient failure, so the job is handed back, or
+   * failed on its last attempt. Either way the job leaves the active set, which stops its heartbeat
+   * and lifts the task's scale-in protection once nothing else runs.
+   */
   private async settle(claimed: Claimed, result: InversionResult | undefined, aborted?: AbortReason): Promise<void> {
+    const log = this.deps.logger.child({ jobId: claimed.job.id, messageId: claimed.message.id });
     try {
       await this.settleClaimed(claimed, result, aborted);
+    } catch (error) {
+      log.warn('recording the outcome failed; settling the attempt as a transient failure', { error: errorText(error) });
+      const fault: InversionResult = { ok: false, retryable: true, error: { code: 'storage_error', message: `recording the outcome of the attempt failed: ${errorText(error)}` } };
+      try {
+        await this.settleClaimed(claimed, fault);
+      } catch (again) {
+        // Nothing more to do here: the message reappears once its visibility lapses and the lease lets another worker claim it.
+        log.error('could not settle the job; it is retried when its message reappears', { error: errorText(again) });
+      }
     } finally {
       if (this.active.delete(claimed)) this.deps.taskProtection?.jobSettled();
     }
@@ -315,7 +369,9 @@ export class QueueWorker {
       return log.warn('lease lost to another worker; its run continues there');
     }
     if (result?.ok) {
-      const outputs = await writeResults(this.deps.objects, job, result.outputs, result.metrics);
+      const outputs = await writeResults(this.deps.objects, job, result.outputs, result.metrics).catch((error: unknown) => {
+        throw new Error(`writing the results under 'results/${job.id}/' failed: ${errorText(error)}`);
+      });
       const done = await update((j) => succeed(j, this.workerId, this.now(), outputs, result.metrics));
       await this.checkpoints.clear(job.id);
       await queue.delete(message.receiptHandle);
