@@ -1,14 +1,15 @@
 /**
  * Model folders for workers that do not ship them: models/{id}/ in the bucket is copied once to a
  * local cache folder (PRECISEINV_MODEL_CACHE, default the OS temp folder) and reused from there.
- * A copy is written to a temporary folder and renamed into place, so a half-finished download is
- * never mistaken for a model.
+ * Each file is streamed from the bucket to disk, never held whole in memory. A copy is written to
+ * a temporary folder and renamed into place, so a half-finished download is never mistaken for a
+ * model.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { listAll, type ObjectStore } from '../../shared/platform/object-store.ts';
 import type { Logger } from './worker-logger.ts';
 
@@ -58,12 +59,10 @@ export class ModelCache {
         const relative = key.slice(prefix.length);
         // Keys come from the bucket: never let one write outside the staging folder.
         if (!relative || relative.split('/').some((s) => s === '' || s === '.' || s === '..')) throw new Error(`refusing model file key '${key}'`);
-        const object = await this.objects.get(key);
-        if (!object) throw new Error(`model file '${key}' disappeared during the download`);
-        const path = join(staging, ...relative.split('/'));
-        await mkdir(dirname(path), { recursive: true });
-        await writeFile(path, object.body);
-        bytes += object.body.length;
+        // Streamed to disk: weights files run to gigabytes and must never sit whole in memory.
+        const head = await this.objects.getToFile(key, join(staging, ...relative.split('/')));
+        if (!head) throw new Error(`model file '${key}' disappeared during the download`);
+        bytes += head.size;
       }
       await writeFile(join(staging, CACHE_COMPLETE), `${JSON.stringify({ prefix, files: keys.length, bytes, at: new Date().toISOString() })}\n`);
       await rm(target, { recursive: true, force: true });

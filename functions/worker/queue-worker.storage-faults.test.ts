@@ -30,6 +30,7 @@ class FlakyObjects implements ObjectStore {
     this.check('list', prefix);
     return this.inner.list(prefix);
   }
+  getToFile: ObjectStore['getToFile'] = (...args) => this.inner.getToFile(...args);
   put: ObjectStore['put'] = (...args) => this.inner.put(...args);
   head: ObjectStore['head'] = (...args) => this.inner.head(...args);
   delete: ObjectStore['delete'] = (...args) => this.inner.delete(...args);

@@ -3,11 +3,14 @@
  * renamed into place (atomic on one filesystem); ETags are content hashes; conditional writes are
  * atomic within this process via a per-key lock, so one process owns a data folder.
  */
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash, randomUUID, type Hash } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { KeyLock } from './key-lock.ts';
 import type { LocalUrlSigner } from './local-url-signer.ts';
+import { streamToFile } from './stream-to-file.ts';
 import {
   PreconditionFailedError,
   type ObjectHead,
@@ -33,8 +36,21 @@ function checkKey(key: string): void {
   }
 }
 
+const newEtagHash = (): Hash => createHash('sha256');
+const etagDigest = (hash: Hash): string => hash.digest('hex').slice(0, 32);
+
 function etagOf(body: Uint8Array): string {
-  return createHash('sha256').update(body).digest('hex').slice(0, 32);
+  return etagDigest(newEtagHash().update(body));
+}
+
+/** Passes chunks on unchanged while hashing them, so a streamed copy gets its ETag in the same pass. */
+function hashing(hash: Hash): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
 }
 
 export class FsObjectStore implements ObjectStore {
@@ -75,11 +91,31 @@ export class FsObjectStore implements ObjectStore {
     return { body: bytes, etag: etagOf(bytes), size: bytes.length, contentType: await this.contentType(key) };
   }
 
+  async getToFile(key: string, path: string): Promise<ObjectHead | undefined> {
+    checkKey(key);
+    // Opened before anything is written, so a missing key leaves no trace; a concurrent put renames
+    // a new file into place and leaves this open one whole.
+    const file = await open(join(this.dataDir, key)).catch(missingAsUndefined);
+    if (!file) return undefined;
+    const hash = newEtagHash();
+    const size = await streamToFile(file.createReadStream(), path, { through: hashing(hash), source: `object '${key}'` });
+    return { etag: etagDigest(hash), size, contentType: await this.contentType(key) };
+  }
+
+  /** Hashes the file as a stream: a head of a model file must not read it into memory. */
   async head(key: string): Promise<ObjectHead | undefined> {
-    const object = await this.get(key);
-    if (!object) return undefined;
-    const { body: _body, ...head } = object;
-    return head;
+    checkKey(key);
+    const file = await open(join(this.dataDir, key)).catch(missingAsUndefined);
+    if (!file) return undefined;
+    const hash = newEtagHash();
+    let size = 0;
+    await pipeline(file.createReadStream(), async function* (chunks: AsyncIterable<Buffer>) {
+      for await (const chunk of chunks) {
+        hash.update(chunk);
+        size += chunk.length;
+      }
+    });
+    return { etag: etagDigest(hash), size, contentType: await this.contentType(key) };
   }
 
   async delete(key: string): Promise<void> {

@@ -1,4 +1,6 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -46,5 +48,39 @@ describe.skipIf(!awsEmulatorEndpoint)('S3ObjectStore against the emulator', () =
     const expiresIn = new Date(policy.expiration).getTime() - Date.now();
     expect(expiresIn).toBeGreaterThan(290_000);
     expect(expiresIn).toBeLessThanOrEqual(300_000);
+  });
+});
+
+describe('S3ObjectStore.getToFile on a connection that breaks', () => {
+  /** A client whose GetObject answers with the given body stream, as the SDK does in Node. */
+  const answering = (body: () => Readable, contentLength: number): S3Client => ({ send: async () => ({ Body: body(), ContentLength: contentLength, ETag: '"e"' }) }) as unknown as S3Client;
+
+  async function targetWithOldFile(): Promise<{ dir: string; path: string }> {
+    const dir = await mkdtemp(join(tmpdir(), 'preciseinv-s3-get-'));
+    await writeFile(join(dir, 'model.onnx'), 'previous copy');
+    return { dir, path: join(dir, 'model.onnx') };
+  }
+
+  it('leaves the target as it was when the body stream fails midway', async () => {
+    const { dir, path } = await targetWithOldFile();
+    const body = () =>
+      Readable.from(
+        (async function* () {
+          yield Buffer.alloc(64 * 1024, 1);
+          throw new Error('ECONNRESET: socket hang up');
+        })(),
+      );
+    const store = new S3ObjectStore(answering(body, 1024 * 1024), 'bucket');
+    await expect(store.getToFile('models/m/unet/model.onnx', path)).rejects.toThrow(/ECONNRESET/);
+    expect(await readFile(path, 'utf8')).toBe('previous copy');
+    expect(await readdir(dir)).toEqual(['model.onnx']);
+  });
+
+  it('refuses a body shorter than its Content-Length', async () => {
+    const { dir, path } = await targetWithOldFile();
+    const store = new S3ObjectStore(answering(() => Readable.from([Buffer.alloc(10)]), 100), 'bucket');
+    await expect(store.getToFile('models/m/unet/model.onnx', path)).rejects.toThrow("copy of s3://bucket/models/m/unet/model.onnx to '" + path + "' was cut short: 10 of 100 bytes arrived");
+    expect(await readFile(path, 'utf8')).toBe('previous copy');
+    expect(await readdir(dir)).toEqual(['model.onnx']);
   });
 });

@@ -1,4 +1,8 @@
 /** The behaviour every ObjectStore adapter owes its callers; run by object-store.contract.test.ts per adapter. */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { JsonRecordStore } from './json-record-store.ts';
 import { listAll, PreconditionFailedError, type ObjectStore } from './object-store.ts';
@@ -26,6 +30,32 @@ export function objectStoreContract(makeStore: () => Promise<ObjectStore>): void
     await store.delete('gone/soon');
     await store.delete('gone/soon');
     expect(await store.get('gone/soon')).toBeUndefined();
+  });
+
+  it('streams an object into a local file, replacing the file only once the copy is whole', async () => {
+    const store = await makeStore();
+    // Several megabytes: many chunks on every adapter, so the streaming path really is exercised.
+    const body = new Uint8Array(randomBytes(3 * 1024 * 1024 + 17));
+    const { etag } = await store.put('models/m/unet/model.onnx', body, { contentType: 'application/octet-stream' });
+    const dir = await mkdtemp(join(tmpdir(), 'preciseinv-get-to-file-'));
+    const path = join(dir, 'unet', 'model.onnx');
+    const head = await store.getToFile('models/m/unet/model.onnx', path);
+    expect(head).toEqual({ etag, size: body.length, contentType: 'application/octet-stream' });
+    expect(Buffer.compare(await readFile(path), Buffer.from(body))).toBe(0);
+    await store.put('models/m/unet/model.onnx', bytes('v2'));
+    expect((await store.getToFile('models/m/unet/model.onnx', path))?.size).toBe(2);
+    expect(await readFile(path, 'utf8')).toBe('v2');
+    expect(await readdir(join(dir, 'unet'))).toEqual(['model.onnx']);
+  });
+
+  it('writes nothing for a missing key', async () => {
+    const store = await makeStore();
+    const dir = await mkdtemp(join(tmpdir(), 'preciseinv-get-to-file-'));
+    await writeFile(join(dir, 'kept'), 'old');
+    expect(await store.getToFile('missing/key', join(dir, 'kept'))).toBeUndefined();
+    expect(await store.getToFile('missing/key', join(dir, 'sub', 'new'))).toBeUndefined();
+    expect(await readdir(dir)).toEqual(['kept']);
+    expect(await readFile(join(dir, 'kept'), 'utf8')).toBe('old');
   });
 
   it('creates with If-None-Match only once', async () => {

@@ -41,7 +41,15 @@ export interface PresignedPost {
 
 export interface ObjectStore {
   put(key: string, body: Uint8Array, options?: PutOptions): Promise<{ etag: string }>;
+  /** Reads the whole object into memory: for records, images and other objects of bounded size. */
   get(key: string): Promise<StoredObject | undefined>;
+  /**
+   * Streams the object into the local file `path` without holding it in memory (model weights run
+   * to gigabytes). The bytes go to a temporary file beside `path`, renamed into place once
+   * complete, so `path` never holds a partial object; parent folders are created. Resolves to the
+   * object's head, or to undefined (and writes nothing) when the key does not exist.
+   */
+  getToFile(key: string, path: string): Promise<ObjectHead | undefined>;
   head(key: string): Promise<ObjectHead | undefined>;
   /** Deleting a missing key is not an error. */
   delete(key: string): Promise<void>;

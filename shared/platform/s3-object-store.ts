@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { Readable } from 'node:stream';
 import {
   PreconditionFailedError,
   type ObjectHead,
@@ -23,6 +24,7 @@ import {
   type PutOptions,
   type StoredObject,
 } from './object-store.ts';
+import { streamToFile } from './stream-to-file.ts';
 
 const unquote = (etag: string | undefined): string => (etag ?? '').replaceAll('"', '');
 
@@ -67,6 +69,26 @@ export class S3ObjectStore implements ObjectStore {
       if (isMissing(error)) return undefined;
       throw error;
     }
+  }
+
+  /** Pipes the response body to disk as it arrives; only a socket buffer's worth is in memory at a time. */
+  async getToFile(key: string, path: string): Promise<ObjectHead | undefined> {
+    let out;
+    try {
+      out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+    const body = out.Body;
+    if (!body) throw new Error(`GetObject of '${key}' in bucket '${this.bucket}' returned no body`);
+    // In Node the SDK hands back the HTTP response stream; the web-stream branch covers other runtimes' handlers.
+    const stream = body instanceof Readable ? body : Readable.fromWeb(body.transformToWebStream() as Parameters<typeof Readable.fromWeb>[0]);
+    const size = await streamToFile(stream, path, {
+      source: `s3://${this.bucket}/${key}`,
+      ...(out.ContentLength !== undefined ? { expectedBytes: out.ContentLength } : {}),
+    });
+    return { etag: unquote(out.ETag), size, contentType: out.ContentType };
   }
 
   async head(key: string): Promise<ObjectHead | undefined> {
