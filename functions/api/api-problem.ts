@@ -58,6 +58,14 @@ export function problemResponse(c: Context, problem: ApiProblem): Response {
 export function toApiProblem(error: unknown): ApiProblem {
   if (error instanceof ApiProblem) return error;
   if (error instanceof HTTPException) {
+    // The validators' own texts ('Malformed JSON in request body', 'Unsupported Media Type') say
+    // what failed but not what to send instead; JSON routes are the only ones that raise these.
+    if (error.status === 400 && /json/i.test(error.message)) {
+      return new ApiProblem(400, 'malformed-request', `the request body is not valid JSON (${error.message}); send one JSON object`);
+    }
+    if (error.status === 415) {
+      return new ApiProblem(415, 'unsupported-media-type', 'this route takes a JSON body: send it with the header content-type: application/json');
+    }
     const slug = error.status === 413 ? 'body-too-large' : error.status === 400 ? 'malformed-request' : 'http-error';
     return new ApiProblem(error.status, slug, error.message || TITLES[error.status] || 'request refused');
   }
