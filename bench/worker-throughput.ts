@@ -1,12 +1,16 @@
 /**
  * Worker throughput on CPU: images per minute through the real queue worker (API create + upload,
- * in-process queue, per-step checkpoints, results written) at engine batch 1 and batch B, in one
- * process, rounds interleaved so background load hits both alike.
+ * in-process queue, per-step checkpoints, results written) on the bundled model, at engine batch 1
+ * and each batch size given, side by side in one process, rounds interleaved so background load
+ * hits every batch size alike.
  *
- *   npx tsx bench/worker-throughput.ts [--model DIR] [--images N] [--batch B] [--rounds R] [--steps T]
+ *   npx tsx bench/worker-throughput.ts [--model DIR] [--images N] [--batch B1,B2,...] [--rounds R] [--steps T]
  *
- * The model folder is served under the registry id `tiny` (its resolution rule and defaults).
+ * Defaults: models/tiny with its registry defaults (PreciseInv, 10 steps, eta 1e-2, at most 20
+ * iterations per step), 8 images of 64x64, batches 1, 4 and 8, 2 rounds. A --model folder is
+ * served under the registry id `tiny` (its resolution rule and defaults).
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -26,19 +30,31 @@ import { jsonLogger } from '../functions/worker/worker-logger.ts';
 const ROOT = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
   options: {
-    model: { type: 'string' },
+    model: { type: 'string', default: join(ROOT, 'models/tiny') },
     images: { type: 'string', default: '8' },
-    batch: { type: 'string', default: '4' },
+    batch: { type: 'string', default: '4,8' },
     rounds: { type: 'string', default: '2' },
     steps: { type: 'string' },
   },
 });
-const modelDir = resolve(values.model ?? (existsSync(join(ROOT, 'models/tiny')) ? join(ROOT, 'models/tiny') : join(ROOT, 'models/fixtures/sd15-torchscript')));
-const images = Number(values.images);
-const batch = Number(values.batch);
-const rounds = Number(values.rounds);
+
+function positiveInt(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got '${text}'`);
+  return n;
+}
+
+const modelDir = resolve(values.model);
+if (!existsSync(join(modelDir, 'model_index.json'))) throw new Error(`--model '${modelDir}' is not a model folder: it has no model_index.json`);
+const images = positiveInt('images', values.images);
+const batches = [...new Set([1, ...values.batch.split(',').map((b) => positiveInt('batch', b.trim()))])].sort((a, b) => a - b);
+// The worker receives at most 10 messages per poll, and a batch larger than the run never fills.
+const largest = batches.at(-1)!;
+if (largest > 10) throw new Error(`--batch ${largest} exceeds the 10 messages a worker receives per poll`);
+if (images < largest) throw new Error(`--images ${images} cannot fill a batch of ${largest}; give at least ${largest}`);
+const rounds = positiveInt('rounds', values.rounds);
 const tiny = modelRegistry.find((m) => m.id === 'tiny')!;
-const steps = values.steps ? Number(values.steps) : tiny.inversionDefaults.steps;
+const steps = values.steps ? positiveInt('steps', values.steps) : tiny.inversionDefaults.steps;
 const silent = jsonLogger({}, () => undefined);
 const KEY = 'pk_bench';
 const BASE = 'http://127.0.0.1:1';
@@ -71,12 +87,12 @@ async function measure(runner: EngineRunner): Promise<{ seconds: number; evals: 
   return { seconds, evals: evals.reduce((a, b) => a + b, 0) / evals.length };
 }
 
-const runners = new Map([1, batch].map((b) => [b, new EngineRunner({ modelDirs: { tiny: modelDir }, maxBatchSize: b, logger: silent })]));
+const runners = new Map(batches.map((b) => [b, new EngineRunner({ modelDirs: { tiny: modelDir }, maxBatchSize: b, logger: silent })]));
 for (const runner of runners.values()) {
   await runner.warm('tiny');
   await measure(runner); // first-run costs (session warm-up, allocations) stay out of the timings
 }
-const results = new Map<number, number[]>([...runners.keys()].map((b) => [b, []]));
+const results = new Map<number, number[]>(batches.map((b) => [b, []]));
 const evalsPerImage: number[] = [];
 const loadBefore = loadavg()[0]!;
 for (let r = 0; r < rounds; r++) {
@@ -92,13 +108,21 @@ for (const runner of runners.values()) await runner.close();
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const base = mean(results.get(1)!);
+const commit = (() => {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
+})();
 const lines = [
   `| engine batch | images/min (mean of ${rounds}) | per round | speed-up vs batch 1 |`,
   '|---:|---:|---|---:|',
   ...[...results].map(([b, xs]) => `| ${b} | ${mean(xs).toFixed(1)} | ${xs.map((x) => x.toFixed(1)).join(', ')} | ${(mean(xs) / base).toFixed(2)}x |`),
 ];
-console.log(`model: ${relative(ROOT, modelDir)} (served as 'tiny': ${steps} steps, eta ${tiny.inversionDefaults.eta}, maxIters ${tiny.inversionDefaults.maxIters}, 64x64 inputs)`);
+console.log(`model: ${relative(ROOT, modelDir) || modelDir} (served as 'tiny': ${tiny.inversionDefaults.method}, ${steps} steps, eta ${tiny.inversionDefaults.eta}, maxIters ${tiny.inversionDefaults.maxIters}, 64x64 inputs)`);
 console.log(`model evaluations per image (forward + gradient, inversion + reconstruction): ${mean(evalsPerImage).toFixed(1)}`);
 console.log(`images per run: ${images}; CPU: ${cpus()[0]?.model ?? 'unknown'} x${cpus().length}; load average ${loadBefore.toFixed(2)} -> ${loadAfter.toFixed(2)}; node ${process.version}`);
+console.log(`date: ${new Date().toISOString()}; commit: ${commit}`);
 console.log('');
 console.log(lines.join('\n'));
