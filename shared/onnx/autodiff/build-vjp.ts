@@ -11,7 +11,7 @@ import type { GraphProto, ModelProto, NodeProto, ValueInfoProto } from '../proto
 import { inferShapes } from '../shape/infer-shapes.ts';
 import type { ValueShape } from '../shape/value-shape.ts';
 import { tensorValues } from '../tensor.ts';
-import type { VjpContext } from './rule.ts';
+import type { MatMulLeftCotangent, VjpContext } from './rule.ts';
 import { vjpRules } from './rules/index.ts';
 
 export const MIN_OPSET = 14;
@@ -79,6 +79,7 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
 
   // Cotangent contributions per forward value, summed when a value feeds several consumers.
   const contributions = new Map<string, string[]>([[of, [gradOf]]]);
+  const origins = new Map<string, MatMulLeftCotangent>();
   const onPath = new Set<string>([wrt]);
   for (const n of order) if (active.has(n)) n.output.forEach((o) => onPath.add(o));
 
@@ -127,6 +128,8 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
         return s ? new TextDecoder().decode(s) : fallback;
       },
       constInts: (k) => constIntsOf(node.input[k], constants, constantNodes, shapes),
+      origin: (name) => origins.get(name),
+      setOrigin: (name, o) => origins.set(name, o),
       fail,
     };
     const grads = rule!(ctx);

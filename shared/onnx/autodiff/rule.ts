@@ -7,6 +7,19 @@ import type { GraphBuilder } from '../graph-builder.ts';
 import type { AttributeProto, NodeProto } from '../proto/types.ts';
 import type { ValueShape } from '../shape/value-shape.ts';
 
+/**
+ * A cotangent known to be the product dY * C^T of a forward MatMul Y = A C (unbroadcast A of
+ * rank >= 2), recorded by the MatMul rule for the rule of the op that produced A. Knowing the
+ * factors lets that rule avoid materialising or re-reading the full-size cotangent of A.
+ */
+export interface MatMulLeftCotangent {
+  /** The forward A, C and Y, and the cotangent of Y. */
+  left: string;
+  right: string;
+  output: string;
+  dy: string;
+}
+
 export interface VjpContext {
   readonly node: NodeProto;
   readonly b: GraphBuilder;
@@ -30,6 +43,10 @@ export interface VjpContext {
   attrString(name: string, fallback: string): string;
   /** Values of a constant (or statically known) integer input, e.g. axes or pads. */
   constInts(k: number): number[] | undefined;
+  /** How cotangent `name` was formed, when a rule recorded it. */
+  origin(name: string): MatMulLeftCotangent | undefined;
+  /** Records how a cotangent this rule returns was formed. */
+  setOrigin(name: string, origin: MatMulLeftCotangent): void;
   /** A build error that names this node and op. */
   fail(reason: string): never;
 }

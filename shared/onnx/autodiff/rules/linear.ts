@@ -63,9 +63,10 @@ const matMul: VjpRule = (ctx: VjpContext) => {
 
   const grads: (string | undefined)[] = [undefined, undefined];
   if (ctx.wants(0)) {
-    let g = b.op('MatMul', [dy2, b.transpose(c2, swapLast2(cDims.length))]);
-    g = reduceToDims(ctx, g, [...batch, aDims[aDims.length - 2]!, aDims[aDims.length - 1]!], aDims, elemType);
+    const product = b.op('MatMul', [dy2, b.transpose(c2, swapLast2(cDims.length))]);
+    const g = reduceToDims(ctx, product, [...batch, aDims[aDims.length - 2]!, aDims[aDims.length - 1]!], aDims, elemType);
     grads[0] = saDims.length === 1 ? b.squeeze(g, [0]) : g;
+    if (g === product && saDims.length >= 2 && scDims.length >= 2) ctx.setOrigin(g, { left: a, right: c, output: ctx.output(0), dy });
   }
   if (ctx.wants(1)) {
     let g: string;

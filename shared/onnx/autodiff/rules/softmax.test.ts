@@ -53,4 +53,65 @@ describe('Softmax and LogSoftmax gradients', () => {
     expect(err / scale).toBeLessThan(5e-3);
     expect(scale).toBeGreaterThan(0.01);
   });
+
+  describe('attention: softmax feeding a MatMul', () => {
+    // x [n, heads, L, d] gives q, k, v; y = softmax(q k^T) v. Odd sizes; value batch broadcast.
+    const attention = (opts: { opset: number; x: (number | string)[]; vFromX: boolean; extraUse?: boolean; elemType?: number }) => {
+      const t = opts.elemType ?? D;
+      return tinyModel({
+        opset: opts.opset,
+        inputs: [{ name: 'x', dims: opts.x, elemType: t }, { name: 'w', dims: [3, 5], elemType: t }, { name: 'vc', dims: [1, 7, 5], elemType: t }],
+        build: (b) => {
+          const q = b.op('MatMul', ['x', 'w']);
+          const k = b.op('Mul', ['x', b.scalar(0.5, t)]);
+          const p = b.op('Softmax', [b.op('MatMul', [q, b.op('Transpose', [b.op('MatMul', [k, 'w'])], { perm: attr.ints([0, 1, 3, 2]) })])], { axis: attr.int(-1) });
+          const v = opts.vFromX ? b.op('Exp', [b.op('MatMul', ['x', 'w'])]) : 'vc';
+          let o = b.op('MatMul', [p, v]);
+          if (opts.extraUse) o = b.op('Add', [o, b.op('ReduceSum', [p, b.int64s([-1])], { keepdims: attr.int(1) })]);
+          return [{ name: o, dims: [...opts.x.slice(0, 3), 5], elemType: t }];
+        },
+      });
+    };
+    const cases = [
+      { name: 'value from x', opset: 14, x: [2, 3, 7, 3], vFromX: true },
+      { name: 'constant value broadcast over the batch', opset: 18, x: [2, 1, 7, 3], vFromX: false },
+      { name: 'symbolic dims', opset: 21, x: ['n', 3, 'tokens', 3], vFromX: true },
+      { name: 'probabilities also used elsewhere (generic rule)', opset: 17, x: [2, 3, 7, 3], vFromX: true, extraUse: true },
+    ];
+    for (const c of cases) {
+      it(c.name, async () => {
+        const model = attention(c);
+        const dims = c.x.map((d) => (typeof d === 'number' ? d : 7 - 5 * Number(d === 'n')));
+        const vjp = buildVjpGraph(model, { wrt: 'x', of: model.graph.output[0]!.name });
+        // The product form needs no full-size Sub; the generic rule does.
+        const subs = vjp.graph.node.filter((n) => n.opType === 'Sub' && n.name.startsWith('vjp/')).length;
+        expect(subs > 0).toBe(c.extraUse === true);
+        const r = await runAdjoint(model, { wrt: 'x', of: model.graph.output[0]!.name, dims: { x: dims, w: [3, 5], vc: [1, 7, 5] }, seed: c.opset });
+        expect(r.relError).toBeLessThan(1e-7);
+        expect(r.forwardMismatch).toBe(0);
+      });
+    }
+
+    it('float16 attention matches its float64 twin', async () => {
+      const x = [2, 2, 16, 3];
+      const rand = mulberry32(9);
+      const xs = randn(192, rand);
+      const ws = randn(15, rand);
+      const vc = randn(35, rand);
+      const u = randn(2 * 2 * 16 * 5, rand);
+      const grads: Float64Array[] = [];
+      for (const t of [D, F16]) {
+        const model = attention({ opset: 17, x, vFromX: true, elemType: t });
+        const of = model.graph.output[0]!.name;
+        const s = await ort.InferenceSession.create(serializeModel(buildVjpGraph(model, { wrt: 'x', of })));
+        const out = await s.run({ x: toOrtTensor(t, xs, x), w: toOrtTensor(t, ws, [3, 5]), vc: toOrtTensor(t, vc, [1, 7, 5]), [gradName(of)]: toOrtTensor(t, u, [...x.slice(0, 3), 5]) });
+        grads.push(fromOrtTensor(out[gradName('x')]!));
+        await s.release();
+      }
+      const scale = Math.max(...grads[0]!.map(Math.abs));
+      const err = Math.max(...grads[0]!.map((g, i) => Math.abs(g - grads[1]![i]!)));
+      expect(err / scale).toBeLessThan(1e-2);
+      expect(scale).toBeGreaterThan(0.01);
+    });
+  });
 });
