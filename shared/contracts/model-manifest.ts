@@ -63,7 +63,7 @@ export const ResolutionRule = z
 export const InversionDefaults = z.object({
   method: InversionMethod,
   steps: z.number().int().min(1).max(1000),
-  /** Stop threshold on the per-element mean squared residual. */
+  /** Stop threshold on each step's mean squared residual, in x_0's units (mean(r^2) / alpha_{i-1}^2). */
   eta: z.number().positive(),
   maxIters: z.number().int().min(0).max(1000),
   /** Classifier-free guidance weight w in m_u + w (m_c - m_u); 1 means conditional branch only. */

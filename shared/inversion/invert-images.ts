@@ -12,7 +12,7 @@ import { samplingPlan, type SamplerKind } from '../diffusion/schedulers/sampling
 import { invert, reconstruct } from './invert.ts';
 import { ddimInversion } from './methods/ddim-inversion.ts';
 import { fixedPointInversion } from './methods/fixed-point.ts';
-import { preciseInversion } from './methods/preciseinv.ts';
+import { preciseInversion, type DescentDirection } from './methods/preciseinv.ts';
 import type { StepSolver } from './methods/step-solver.ts';
 import { latentRmse } from './metrics/latent-rmse.ts';
 import { psnr } from './metrics/psnr.ts';
@@ -29,6 +29,8 @@ export interface InversionParams {
   steps: number;
   eta: number;
   maxIters: number;
+  /** PreciseInv's descent directions (default lbfgs). */
+  descent?: DescentDirection;
   guidance: number;
   prompt: string;
   seed: number;
@@ -67,11 +69,11 @@ export type ImageResult =
 /** Thrown out of the step loop once every image of a batch is aborted. */
 class BatchAborted extends Error {}
 
-export function stepSolver(params: Pick<InversionParams, 'method' | 'eta' | 'maxIters'>): StepSolver {
+export function stepSolver(params: Pick<InversionParams, 'method' | 'eta' | 'maxIters' | 'descent'>): StepSolver {
   switch (params.method) {
     case 'ddim': return ddimInversion;
     case 'fixed-point': return fixedPointInversion(Math.max(params.maxIters, 1));
-    case 'preciseinv': return preciseInversion({ eta: params.eta, maxIters: params.maxIters });
+    case 'preciseinv': return preciseInversion({ eta: params.eta, maxIters: params.maxIters, direction: params.descent ?? 'lbfgs' });
   }
 }
 
@@ -174,6 +176,7 @@ export async function invertImages(
         method: params.method,
         eta: params.eta,
         maxIters: params.maxIters,
+        ...(params.method === 'preciseinv' ? { descent: params.descent ?? 'lbfgs' } : {}),
         guidance: params.guidance,
         prompt: params.prompt,
         seed: params.seed,
@@ -196,6 +199,7 @@ export async function invertImages(
           steps: params.steps,
           eta: params.eta,
           maxIters: params.maxIters,
+          descent: params.method === 'preciseinv' ? (params.descent ?? 'lbfgs') : null,
           guidance: params.guidance,
           width,
           height,

@@ -62,12 +62,12 @@ function rmse(a: Float32Array, b: Float32Array): number {
 }
 
 describe('inversion methods on an analytic denoiser', () => {
-  for (const T of [2, 4, 10]) {
-    it(`PreciseInv reaches eta at every step and reconstructs far better than DDIM inversion (T=${T})`, async () => {
+  for (const [T, direction] of [[2, 'lbfgs'], [4, 'lbfgs'], [10, 'lbfgs'], [4, 'gradient'], [10, 'gradient']] as const) {
+    it(`PreciseInv (${direction}) reaches eta at every step and reconstructs far better than DDIM inversion (T=${T})`, async () => {
       const d = analyticDenoiser();
       const x0 = images(3);
       const plan = ddimPlan(sd, T);
-      const precise = await invert(preciseInversion({ eta: 1e-9, maxIters: 200 }), d, x0, plan, { seed: 0 });
+      const precise = await invert(preciseInversion({ eta: 1e-9, maxIters: 200, direction }), d, x0, plan, { seed: 0 });
       const naive = await invert(ddimInversion, d, x0, plan, { seed: 0 });
       expect(precise.steps.flat().every((s) => s.converged && s.residual < 1e-9)).toBe(true);
       const recP = await reconstruct(d, precise.latents, plan, 0);
@@ -80,6 +80,66 @@ describe('inversion methods on an analytic denoiser', () => {
       expect(precise.steps[0]!.every((s) => s.vjpEvals === s.iterations)).toBe(true);
     });
   }
+
+  it('eta bounds the step residual in x_0 units: mean(r^2) / alpha_{i-1}^2, recomputed from the trajectory', async () => {
+    const d = analyticDenoiser();
+    const x0 = images(2);
+    const T = 4;
+    const plan = ddimPlan(sd, T);
+    const eta = 1e-6;
+    const inv = await invert(preciseInversion({ eta, maxIters: 200 }), d, x0, plan, { seed: 0 });
+    for (let j = 0; j < 2; j++) {
+      for (let i = 1; i <= T; i++) {
+        const step = plan.steps[T - i]!;
+        const xi = inv.trajectories[j]![i - 1]!;
+        const target = i === 1 ? x0[j]! : inv.trajectories[j]![i - 2]!;
+        const m = await d.predict(xi, [0], step.timestep);
+        let sum = 0;
+        for (let k = 0; k < n; k++) sum += (step.a * xi[k]! + step.b * m[k]! - target[k]!) ** 2;
+        const alphaTarget = i === 1 ? 1 : plan.steps[T - i + 1]!.alpha;
+        const record = inv.steps[j]![i - 1]!;
+        expect(record.residual).toBeCloseTo(sum / n / alphaTarget ** 2, 9);
+        expect(record.residual).toBeLessThan(eta);
+        expect(record.converged).toBe(true);
+      }
+    }
+  });
+
+  it('L-BFGS directions solve a badly conditioned step that plain gradient descent cannot in the same budget', async () => {
+    // m(x) = W x with W symmetric, eigenvalues spread over [0, 0.99]: the step operator I - W has
+    // condition number 100, the least-squares loss 1e4.
+    const rand = mulberry32(5);
+    const q = Array.from({ length: n }, () => randn(n, rand));
+    for (let i = 0; i < n; i++) {
+      for (let p = 0; p < i; p++) {
+        const proj = q[i]!.reduce((acc, v, k) => acc + v * q[p]![k]!, 0);
+        q[i] = q[i]!.map((v, k) => v - proj * q[p]![k]!);
+      }
+      const norm = Math.hypot(...q[i]!);
+      q[i] = q[i]!.map((v) => v / norm);
+    }
+    const lambda = Array.from({ length: n }, (_, i) => (0.99 * i) / (n - 1));
+    const w = Array.from({ length: n * n }, (_, e) => {
+      const [r, c] = [Math.floor(e / n), e % n];
+      return q.reduce((acc, qi, i) => acc + lambda[i]! * qi[r]! * qi[c]!, 0);
+    });
+    const apply = (x: Float32Array) => {
+      const out = new Float32Array(x.length);
+      for (let o = 0; o < x.length; o += n) for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) out[o + r] = out[o + r]! + w[r * n + c]! * x[o + c]!;
+      return out;
+    };
+    const linear: Denoiser = { sampleSize: n, predict: async (x) => apply(x), predictWithVjp: async (x, _rows, _t, r) => ({ out: apply(x), vjp: apply(r) }) };
+    const step = { timestep: 500, a: 1, b: -1, s: 0, alpha: 0.5, sigma: 0.8 };
+    const x0 = images(1, 11);
+    const y = images(1, 12);
+    const problem = { denoiser: linear, step, y, x0, rows: [0], alphaTarget: 1 };
+    const quasi = await preciseInversion({ eta: 1e-10, maxIters: 300, direction: 'lbfgs' })(problem);
+    const plain = await preciseInversion({ eta: 1e-10, maxIters: 300, direction: 'gradient' })(problem);
+    expect(quasi.converged[0]).toBe(true);
+    expect(quasi.iterations[0]).toBeLessThan(150);
+    expect(plain.converged[0]).toBe(false);
+    expect(plain.residual[0]!).toBeGreaterThan(1e3 * quasi.residual[0]!);
+  });
 
   it('fixed-point iteration improves on the DDIM guess', async () => {
     const d = analyticDenoiser();
@@ -151,6 +211,7 @@ describe('inversion methods on an analytic denoiser', () => {
   it('rejects meaningless parameters', () => {
     expect(() => preciseInversion({ eta: 0, maxIters: 10 })).toThrow(/eta must be positive/);
     expect(() => preciseInversion({ eta: 1e-5, maxIters: -1 })).toThrow(/maxIters/);
+    expect(() => preciseInversion({ eta: 1e-5, maxIters: 5, memory: 0 })).toThrow(/memory must be a positive integer/);
     expect(() => fixedPointInversion(0)).toThrow(/positive integer/);
   });
 });

@@ -32,7 +32,9 @@ export async function invert(solver: StepSolver, denoiser: Denoiser, x0: Float32
       return xi.map((v, k) => v - step.s * z[k]!);
     });
     const before = { f: [...counting.forwardEvals], v: [...counting.vjpEvals] };
-    const sol = await solver({ denoiser: counting, step, y, x0, rows });
+    // The target x*_{i-1} is x_0 at the first step, else the latent that denoising step i-1 starts from.
+    const alphaTarget = i === 1 ? 1 : plan.steps[T - i + 1]!.alpha;
+    const sol = await solver({ denoiser: counting, step, y, x0, rows, alphaTarget });
     current = sol.x;
     const records = rows.map((j) => ({
       step: i,

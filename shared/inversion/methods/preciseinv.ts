@@ -1,21 +1,33 @@
 /**
- * PreciseInv (INVERSION.md section 2): start from the DDIM-inversion guess, then run gradient
- * descent on eps in x = alpha x0 + sigma eps to drive the step residual
- * r = a x + b m(x) - y to mean(r^2) < eta. The gradient is
- * sigma (2/n) (a r + b J^T r), with J^T r from the gradient graph.
+ * PreciseInv (INVERSION.md section 2): start from the DDIM-inversion guess, then descend on
+ * eps in x = alpha x0 + sigma eps to drive the step residual r = a x + b m(x) - y to
+ * mean(r^2) < eta * alphaTarget^2 (eta is in x_0's units: see StepProblem.alphaTarget). The
+ * gradient is sigma (2/n) (a r + b J^T r), with J^T r from the gradient graph.
  *
- * Step sizes come from a backtracking (Armijo) line search per image, so the loss decreases
- * monotonically without knowing the Lipschitz constant. The first trial step is the Newton
- * step of the model-free part of the loss (J = 0): gamma = n / (2 sigma^2 a^2).
+ * Directions: `gradient` is the paper's plain gradient descent; `lbfgs` (the default) turns
+ * the same gradients into quasi-Newton directions, which the badly conditioned low-noise steps
+ * need (see lbfgs-memory.ts). Either way a backtracking (Armijo) line search per image picks
+ * the step, so the loss decreases monotonically without knowing the Lipschitz constant. The
+ * first trial step is the Newton step of the model-free part of the loss (J = 0):
+ * gamma0 = n / (2 sigma^2 a^2).
+ *
+ * Cost: each iteration is one forward run per line-search trial (to get the loss, which the
+ * cotangent r depends on) plus one gradient-graph run at the accepted point.
  */
 import { meanSquare, pack, unpack } from '../batch.ts';
+import { LbfgsMemory } from './lbfgs-memory.ts';
 import { invertAffine, type StepSolver } from './step-solver.ts';
 
+export type DescentDirection = 'lbfgs' | 'gradient';
+
 export interface PreciseInvOptions {
-  /** Threshold on the per-element mean squared residual. */
+  /** Threshold on the mean squared step residual, in x_0's units. */
   eta: number;
-  /** Gradient steps per timestep at most. */
+  /** Descent iterations per timestep at most. */
   maxIters: number;
+  direction?: DescentDirection;
+  /** Curvature pairs kept by `lbfgs`. */
+  memory?: number;
   /** Armijo sufficient-decrease constant. */
   armijo?: number;
   /** Halvings of the step before an image is declared stalled at this timestep. */
@@ -27,21 +39,39 @@ interface ImageState {
   x: Float32Array;
   r: Float32Array;
   loss: number;
+  /** Gradient at eps; null until the gradient graph has run at this point. */
+  grad: Float32Array | null;
+  /** The accepted step and the gradient before it, waiting for the new gradient to form a pair. */
+  pending: { s: Float32Array; gradBefore: Float32Array } | null;
+  /** Next trial step length along the direction. */
   gamma: number;
+  memory: LbfgsMemory | null;
   iterations: number;
   stalled: boolean;
+}
+
+function dot(u: Float32Array, v: Float32Array): number {
+  let s = 0;
+  for (let k = 0; k < u.length; k++) s += u[k]! * v[k]!;
+  return s;
 }
 
 export function preciseInversion(options: PreciseInvOptions): StepSolver {
   const { eta, maxIters } = options;
   if (!(eta > 0)) throw new Error(`eta must be positive, got ${eta}`);
   if (!Number.isInteger(maxIters) || maxIters < 0) throw new Error(`maxIters must be a non-negative integer, got ${maxIters}`);
+  const direction = options.direction ?? 'lbfgs';
+  if (direction !== 'lbfgs' && direction !== 'gradient') throw new Error(`direction must be 'lbfgs' or 'gradient', got '${String(direction)}'`);
+  const memorySize = options.memory ?? 8;
+  if (direction === 'lbfgs') new LbfgsMemory(memorySize); // validates the size up front
   const c = options.armijo ?? 1e-4;
   const maxBacktracks = options.maxBacktracks ?? 30;
 
-  return async ({ denoiser, step, y, x0, rows }) => {
+  return async ({ denoiser, step, y, x0, rows, alphaTarget }) => {
     const n = denoiser.sampleSize;
     const { a, b, alpha, sigma } = step;
+    // eta bounds the residual in x_0's units; the loss itself stays the plain mean(r^2).
+    const threshold = eta * alphaTarget * alphaTarget;
     const residual = (x: Float32Array, m: Float32Array, target: Float32Array) => {
       const r = new Float32Array(n);
       for (let k = 0; k < n; k++) r[k] = a * x[k]! + b * m[k]! - target[k]!;
@@ -62,37 +92,67 @@ export function preciseInversion(options: PreciseInvOptions): StepSolver {
       const eps = new Float32Array(n);
       for (let k = 0; k < n; k++) eps[k] = (x[k]! - alpha * x0[j]![k]!) / sigma;
       const r = residual(x, mGuess[j]!, y[j]!);
-      return { eps, x, r, loss: meanSquare(r), gamma: gamma0, iterations: 0, stalled: false };
+      const memory = direction === 'lbfgs' ? new LbfgsMemory(memorySize) : null;
+      return { eps, x, r, loss: meanSquare(r), grad: null, pending: null, gamma: gamma0, memory, iterations: 0, stalled: false };
     });
 
     for (;;) {
-      const active = states.flatMap((s, j) => (s.loss >= eta && s.iterations < maxIters && !s.stalled ? [j] : []));
+      const active = states.flatMap((s, j) => (s.loss >= threshold && s.iterations < maxIters && !s.stalled ? [j] : []));
       if (active.length === 0) break;
-      const { vjp } = await denoiser.predictWithVjp(
-        pack(active.map((j) => states[j]!.x), n),
-        active.map((j) => rows[j]!),
-        step.timestep,
-        pack(active.map((j) => states[j]!.r), n),
-      );
-      const jtr = unpack(vjp, active.length, n);
-      const grads = active.map((j, q) => {
+
+      // Gradients at the current points of the images that still descend, in one batch.
+      const needGrad = active.filter((j) => states[j]!.grad === null);
+      if (needGrad.length > 0) {
+        const { vjp } = await denoiser.predictWithVjp(
+          pack(needGrad.map((j) => states[j]!.x), n),
+          needGrad.map((j) => rows[j]!),
+          step.timestep,
+          pack(needGrad.map((j) => states[j]!.r), n),
+        );
+        const jtr = unpack(vjp, needGrad.length, n);
+        needGrad.forEach((j, q) => {
+          const s = states[j]!;
+          const g = new Float32Array(n);
+          for (let k = 0; k < n; k++) g[k] = sigma * (2 / n) * (a * s.r[k]! + b * jtr[q]![k]!);
+          s.grad = g;
+          if (s.pending && s.memory) {
+            const change = new Float32Array(n);
+            for (let k = 0; k < n; k++) change[k] = g[k]! - s.pending.gradBefore[k]!;
+            s.memory.push(s.pending.s, change);
+          }
+          s.pending = null;
+        });
+      }
+
+      const searches = active.map((j) => {
         const s = states[j]!;
-        const g = new Float32Array(n);
-        let norm2 = 0;
-        for (let k = 0; k < n; k++) {
-          g[k] = sigma * (2 / n) * (a * s.r[k]! + b * jtr[q]![k]!);
-          norm2 += g[k]! * g[k]!;
+        const g = s.grad!;
+        let d: Float32Array;
+        let t: number;
+        if (s.memory && s.memory.size > 0) {
+          d = s.memory.apply(g, gamma0);
+          for (let k = 0; k < n; k++) d[k] = -d[k]!;
+          t = 1;
+          // A positive-definite H always gives a descent direction; guard against rounding.
+          if (!(dot(g, d) < 0)) {
+            s.memory.clear();
+            d = g.map((v) => -v);
+            t = gamma0;
+          }
+        } else {
+          d = g.map((v) => -v);
+          t = s.memory ? gamma0 : s.gamma;
         }
-        return { j, g, norm2 };
+        return { j, d, t, slope: dot(g, d), halvings: 0, restarted: false };
       });
 
       // Backtracking: all images still searching evaluate their trial point in one batch.
-      let searching = grads;
-      for (let t = 0; t <= maxBacktracks && searching.length > 0; t++) {
-        const trials = searching.map(({ j, g }) => {
+      let searching = searches;
+      while (searching.length > 0) {
+        const trials = searching.map(({ j, d, t }) => {
           const s = states[j]!;
           const eps = new Float32Array(n);
-          for (let k = 0; k < n; k++) eps[k] = s.eps[k]! - s.gamma * g[k]!;
+          for (let k = 0; k < n; k++) eps[k] = s.eps[k]! + t * d[k]!;
           return { eps, x: xOf(j, eps) };
         });
         const m = unpack(
@@ -101,19 +161,30 @@ export function preciseInversion(options: PreciseInvOptions): StepSolver {
           n,
         );
         const still: typeof searching = [];
-        searching.forEach((entry, q) => {
-          const s = states[entry.j]!;
-          const r = residual(trials[q]!.x, m[q]!, y[entry.j]!);
+        searching.forEach((e, q) => {
+          const s = states[e.j]!;
+          const r = residual(trials[q]!.x, m[q]!, y[e.j]!);
           const loss = meanSquare(r);
-          if (loss <= s.loss - c * s.gamma * entry.norm2) {
-            Object.assign(s, { eps: trials[q]!.eps, x: trials[q]!.x, r, loss, gamma: s.gamma * 2 });
+          if (loss <= s.loss + c * e.t * e.slope) {
+            const stepTaken = new Float32Array(n);
+            for (let k = 0; k < n; k++) stepTaken[k] = trials[q]!.eps[k]! - s.eps[k]!;
+            s.pending = s.memory ? { s: stepTaken, gradBefore: s.grad! } : null;
+            Object.assign(s, { eps: trials[q]!.eps, x: trials[q]!.x, r, loss, grad: null });
+            // Plain descent tries a longer step next time; L-BFGS scales its own directions.
+            if (!s.memory) s.gamma = e.t * 2;
             s.iterations++;
-          } else if (t === maxBacktracks) {
+          } else if (e.halvings < maxBacktracks) {
+            e.t /= 2;
+            e.halvings++;
+            still.push(e);
+          } else if (s.memory && s.memory.size > 0 && !e.restarted) {
+            // The curvature history misled the search: forget it and retry along the gradient.
+            s.memory.clear();
+            const d = s.grad!.map((v) => -v);
+            still.push({ j: e.j, d, t: gamma0, slope: dot(s.grad!, d), halvings: 0, restarted: true });
+          } else {
             s.stalled = true;
             s.iterations++;
-          } else {
-            s.gamma /= 2;
-            still.push(entry);
           }
         });
         searching = still;
@@ -123,8 +194,8 @@ export function preciseInversion(options: PreciseInvOptions): StepSolver {
     return {
       x: states.map((s) => s.x),
       iterations: states.map((s) => s.iterations),
-      residual: states.map((s) => s.loss),
-      converged: states.map((s) => s.loss < eta),
+      residual: states.map((s) => s.loss / (alphaTarget * alphaTarget)),
+      converged: states.map((s) => s.loss < threshold),
     };
   };
 }

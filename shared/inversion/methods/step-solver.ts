@@ -15,12 +15,18 @@ export interface StepProblem {
   x0: Float32Array[];
   /** Job-level image index of each entry. */
   rows: number[];
+  /**
+   * Signal coefficient of the targets: y = x_{i-1} = alphaTarget * x_0 + ..., 1 at the first
+   * step (the target is x_0 itself). An error r in x_{i-1} reads as r / alphaTarget in x_0's
+   * units, so thresholds divide by alphaTarget^2 to mean the same at every step.
+   */
+  alphaTarget: number;
 }
 
 export interface StepSolution {
   x: Float32Array[];
   iterations: number[];
-  /** Mean squared step residual at the answer, where the method evaluated it. */
+  /** Mean squared step residual at the answer in x_0's units (mean(r^2) / alphaTarget^2), where the method evaluated it. */
   residual: (number | null)[];
   converged: boolean[];
 }

@@ -5,6 +5,7 @@ export const StepMetrics = z.object({
   step: z.number().int(),
   timestep: z.number(),
   iterations: z.number().int(),
+  /** Mean squared step residual in x_0's units (mean(r^2) / alpha_{i-1}^2): what eta bounds. */
   residual: z.number().nullable(),
   converged: z.boolean(),
   forwardEvals: z.number().int(),
@@ -17,8 +18,11 @@ export const InversionMetrics = z.object({
   method: z.enum(['preciseinv', 'ddim', 'fixed-point']),
   sampler: z.enum(['ddim', 'ddpm', 'flow-euler']),
   steps: z.number().int(),
+  /** Threshold on each step's residual, in x_0's units. */
   eta: z.number(),
   maxIters: z.number().int(),
+  /** PreciseInv's descent directions; null for the other methods. */
+  descent: z.enum(['lbfgs', 'gradient']).nullable(),
   guidance: z.number(),
   width: z.number().int(),
   height: z.number().int(),

@@ -15,6 +15,8 @@ export const LatentMetadata = z.object({
   method: z.enum(['preciseinv', 'ddim', 'fixed-point']),
   eta: z.number().nonnegative(),
   maxIters: z.number().int().nonnegative(),
+  /** PreciseInv's descent directions (absent for the other methods). */
+  descent: z.enum(['lbfgs', 'gradient']).optional(),
   guidance: z.number(),
   prompt: z.string(),
   seed: z.number().int(),
@@ -29,7 +31,7 @@ function toStrings(meta: LatentMetadata): Record<string, string> {
 function fromStrings(raw: Record<string, string>): LatentMetadata {
   const decoded = Object.fromEntries(
     Object.entries(raw).map(([k, v]) => {
-      if (k === 'model' || k === 'sampler' || k === 'predictionType' || k === 'method' || k === 'prompt') return [k, v];
+      if (k === 'model' || k === 'sampler' || k === 'predictionType' || k === 'method' || k === 'descent' || k === 'prompt') return [k, v];
       try {
         return [k, JSON.parse(v)];
       } catch {
