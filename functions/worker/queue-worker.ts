@@ -61,9 +61,9 @@ interface Claimed {
 }
 
 const SQS_RECEIVE_LIMIT = 10;
+const MAX_VISIBILITY_SECONDS = 43_200;
 
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
-const MAX_VISIBILITY_SECONDS = 43_200;
 
 export class QueueWorker {
   readonly workerId: string;
