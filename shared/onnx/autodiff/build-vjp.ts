@@ -11,8 +11,8 @@ import type { GraphProto, ModelProto, NodeProto, ValueInfoProto } from '../proto
 import { inferShapes } from '../shape/infer-shapes.ts';
 import type { ValueShape } from '../shape/value-shape.ts';
 import { tensorValues } from '../tensor.ts';
-import type { MatMulLeftCotangent, VjpContext } from './rule.ts';
-import { vjpRules } from './rules/index.ts';
+import type { ChainGradients, MatMulLeftCotangent, VjpContext } from './rule.ts';
+import { chainRules, vjpRules } from './rules/index.ts';
 
 export const MIN_OPSET = 14;
 export const MAX_OPSET = 21;
@@ -83,6 +83,20 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
   const onPath = new Set<string>([wrt]);
   for (const n of order) if (active.has(n)) n.output.forEach((o) => onPath.add(o));
 
+  const producers = new Map<string, NodeProto>();
+  const consumers = new Map<string, NodeProto[]>();
+  for (const n of order) {
+    n.output.forEach((o) => producers.set(o, n));
+    if (active.has(n)) for (const x of n.input) consumers.set(x, [...(consumers.get(x) ?? []), n]);
+  }
+  // Nodes whose gradient a chain rule has already emitted.
+  const covered = new Set<NodeProto>();
+  const contribute = (name: string, g: string) => {
+    const list = contributions.get(name) ?? [];
+    list.push(g);
+    contributions.set(name, list);
+  };
+
   const cotangent = (name: string): string | undefined => {
     const terms = contributions.get(name);
     if (!terms || terms.length === 0) return undefined;
@@ -92,7 +106,7 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
 
   for (let idx = order.length - 1; idx >= 0; idx--) {
     const node = order[idx]!;
-    if (!active.has(node)) continue;
+    if (!active.has(node) || covered.has(node)) continue;
     const label = `node '${node.name || node.output[0]}' (${node.domain ? `${node.domain}.` : ''}${node.opType})`;
     const fail = (reason: string): never => {
       throw new VjpBuildError(`${label}: ${reason}`);
@@ -103,9 +117,6 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
     // A node no cotangent reaches (e.g. Shape(sample) feeding a Reshape target) needs no rule.
     const dys = node.output.map((o) => (o && onPath.has(o) ? cotangent(o) : undefined));
     if (dys.every((d) => d === undefined)) continue;
-    const rule = vjpRules[node.opType];
-    if (!rule) fail(`no gradient rule for op '${node.opType}', which lies on the path from '${wrt}' to '${of}'`);
-
     const ctx: VjpContext = {
       node,
       b,
@@ -130,16 +141,25 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
       constInts: (k) => constIntsOf(node.input[k], constants, constantNodes, shapes),
       origin: (name) => origins.get(name),
       setOrigin: (name, o) => origins.set(name, o),
+      producer: (name) => producers.get(name),
+      gradientConsumers: (name) => consumers.get(name) ?? [],
+      onPath: (name) => onPath.has(name),
+      hasCotangent: (name) => (contributions.get(name)?.length ?? 0) > 0,
       fail,
     };
+    const chain = (chainRules[node.opType] ?? []).reduce<ChainGradients | undefined>((found, r) => found ?? r(ctx), undefined);
+    if (chain) {
+      chain.covers.forEach((n) => covered.add(n));
+      for (const [name, g] of chain.grads) if (onPath.has(name)) contribute(name, g);
+      continue;
+    }
+    const rule = vjpRules[node.opType];
+    if (!rule) fail(`no gradient rule for op '${node.opType}', which lies on the path from '${wrt}' to '${of}'`);
     const grads = rule!(ctx);
     node.input.forEach((name, k) => {
       if (!name || !onPath.has(name)) return;
       const g = grads[k];
-      if (g === undefined) return;
-      const list = contributions.get(name) ?? [];
-      list.push(g);
-      contributions.set(name, list);
+      if (g !== undefined) contribute(name, g);
     });
   }
 

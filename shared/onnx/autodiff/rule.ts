@@ -47,9 +47,30 @@ export interface VjpContext {
   origin(name: string): MatMulLeftCotangent | undefined;
   /** Records how a cotangent this rule returns was formed. */
   setOrigin(name: string, origin: MatMulLeftCotangent): void;
+  /** The forward node producing a value (undefined for graph inputs and initializers). */
+  producer(name: string): NodeProto | undefined;
+  /** Forward nodes on the gradient path that read a value. */
+  gradientConsumers(name: string): readonly NodeProto[];
+  /** Whether a value lies on a path from the differentiated input (needs a cotangent). */
+  onPath(name: string): boolean;
+  /** Whether some cotangent has already reached a value (always true for the differentiated output). */
+  hasCotangent(name: string): boolean;
   /** A build error that names this node and op. */
   fail(reason: string): never;
 }
 
 /** Returns one entry per forward input: its cotangent name, or undefined for none. */
 export type VjpRule = (ctx: VjpContext) => (string | undefined)[];
+
+/**
+ * A rule for a chain of forward nodes that ends at ctx.node, where differentiating the chain as
+ * a whole is cheaper than node by node. It returns undefined when the chain does not match.
+ */
+export type ChainRule = (ctx: VjpContext) => ChainGradients | undefined;
+
+export interface ChainGradients {
+  /** The chain's other nodes; their intermediate values get no cotangent and their rules do not run. */
+  covers: NodeProto[];
+  /** A cotangent for each forward value the chain reads that lies on the gradient path. */
+  grads: [value: string, cotangent: string][];
+}

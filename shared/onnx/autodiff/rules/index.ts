@@ -1,5 +1,6 @@
 /** The table of gradient rules, one entry per ONNX op type (default domain). */
-import type { VjpRule } from '../rule.ts';
+import type { ChainRule, VjpRule } from '../rule.ts';
+import { attentionChain } from './attention.ts';
 import { arithmeticRules } from './arithmetic.ts';
 import { linearRules } from './linear.ts';
 import { unaryRules } from './unary.ts';
@@ -22,4 +23,9 @@ export const vjpRules: Readonly<Record<string, VjpRule>> = {
   ...resizeRules,
   ...einsumRules,
   ...reduceRules,
+};
+
+/** Rules for chains of nodes, keyed by the op type of the chain's last node; tried before vjpRules. */
+export const chainRules: Readonly<Record<string, readonly ChainRule[]>> = {
+  MatMul: [attentionChain],
 };

@@ -38,26 +38,41 @@ function attentionBackward(ctx: VjpContext, dy: string, y: string, axis: number,
   const vDims = ctx.shapeOrUndefined(origin.right)?.dims;
   const oRank = ctx.shapeOrUndefined(origin.output)?.dims?.length;
   if (!vDims || vDims.length < 2 || oRank !== rank) return undefined;
+  const { dyAug, vAug } = centringFactors(ctx, origin.dy, origin.output, origin.right, vDims, elemType);
+  const centred = ctx.b.op('MatMul', [dyAug, ctx.b.transpose(vAug, swapLast2(vDims.length))]);
+  return ctx.b.mul(centred, y);
+}
+
+export function swapLast2(rank: number): number[] {
+  const perm = Array.from({ length: rank }, (_, i) => i);
+  [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1]!, perm[rank - 2]!];
+  return perm;
+}
+
+/**
+ * For o = softmax(x) v with cotangent dO: dyAug = [dO, -s] with s = rowsum(dO * o), and
+ * vAug = [v, 1], so that dyAug vAug^T = dO v^T - s 1^T, the softmax input's cotangent before
+ * the final product with the probabilities. Everything here is [tokens x head dim] in size.
+ */
+export function centringFactors(ctx: VjpContext, dO: string, o: string, v: string, vDims: readonly (number | null)[], elemType: number): { dyAug: string; vAug: string } {
   const b = ctx.b;
-  const last = rank - 1;
-  // Row sums of dy * y as do . o; small tensors, so low-precision types are widened first.
+  const last = (ctx.shapeOrUndefined(o)?.dims?.length ?? ctx.fail(`rank of '${o}' is unknown`)) - 1;
+  // Row sums of dy * y as dO . o; small tensors, so low-precision types are widened first.
   let s: string;
   if (isLowPrecision(elemType)) {
-    const wide = b.mul(b.cast(origin.dy, TensorDataType.FLOAT), b.cast(origin.output, TensorDataType.FLOAT));
+    const wide = b.mul(b.cast(dO, TensorDataType.FLOAT), b.cast(o, TensorDataType.FLOAT));
     s = b.cast(b.reduceSum(wide, [last], true), elemType);
   } else {
-    s = b.reduceSum(b.mul(origin.dy, origin.output), [last], true);
+    s = b.reduceSum(b.mul(dO, o), [last], true);
   }
   const onesShape = vDims.every((d) => typeof d === 'number')
     ? b.int64s([...(vDims.slice(0, -1) as number[]), 1])
-    : b.op('Concat', [b.op('Slice', [b.shapeOf(origin.right), b.int64s([0]), b.int64s([-1])]), b.int64s([1])], { axis: attr.int(0) });
+    : b.op('Concat', [b.op('Slice', [b.shapeOf(v), b.int64s([0]), b.int64s([-1])]), b.int64s([1])], { axis: attr.int(0) });
   const ones = b.op('Expand', [b.scalar(1, elemType, 'one'), onesShape]);
-  const left = b.op('Concat', [origin.dy, b.neg(s)], { axis: attr.int(-1) });
-  const right = b.op('Concat', [origin.right, ones], { axis: attr.int(-1) });
-  const perm = Array.from({ length: vDims.length }, (_, i) => i);
-  [perm[perm.length - 2], perm[perm.length - 1]] = [perm[perm.length - 1]!, perm[perm.length - 2]!];
-  const centred = b.op('MatMul', [left, b.transpose(right, perm)]);
-  return b.mul(centred, y);
+  return {
+    dyAug: b.op('Concat', [dO, b.neg(s)], { axis: attr.int(-1) }),
+    vAug: b.op('Concat', [v, ones], { axis: attr.int(-1) }),
+  };
 }
 
 // y = x - logsumexp(x): dx = dy - exp(y) * sum(dy)
