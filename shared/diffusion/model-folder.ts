@@ -79,6 +79,12 @@ export function openModelFolder(dirArg: string): ModelFolder {
     if (existsSync(file)) components[name] = file;
     else if (declared) missing.push(`${name}/model.onnx`);
   }
+  // diffusers indexes name the autoencoder `vae`; its ONNX export splits it in two folders. A
+  // folder that declares one but ships neither must not pass for a pixel-space model.
+  const vae = index['vae'];
+  if (Array.isArray(vae) && vae[0] !== null && !components.vae_encoder && !components.vae_decoder) {
+    missing.push('vae_encoder/model.onnx', 'vae_decoder/model.onnx');
+  }
   if (missing.length > 0) throw new ModelFolderError(`model folder ${dirArg} declares components that are missing on disk: ${missing.join(', ')}`);
   readJson(join(dir, 'scheduler', 'scheduler_config.json'), 'scheduler/scheduler_config.json');
   const denoiser = components.unet
