@@ -172,4 +172,24 @@ describe('a worker whose bucket fails during a job', () => {
     expect(t.guard.inFlight).toBe(0);
     expect(await t.idleExtensions()).toBe(0);
   });
+
+  it('leaves a succeeded job alone when only the cleanup after it fails, even on the last attempt', async () => {
+    const t = await setup();
+    const [job] = t.jobs;
+    // The first listing of the job's checkpoints (looking for one to resume) works; the one clearing them after success fails.
+    let listings = 0;
+    t.objects.failing = (op, key) => op === 'list' && key === `checkpoints/${job!.id}/` && ++listings > 1;
+    // Two receives spent elsewhere, so this worker holds the last attempt.
+    const queue = t.api.platform.queueFor('tiny');
+    for (let i = 0; i < 2; i++) {
+      const [m] = await queue.receive({ maxMessages: 1, waitSeconds: 0, visibilityTimeoutSeconds: 30 });
+      await queue.changeVisibility(m!.receiptHandle, 0);
+    }
+    await t.worker.runOnce();
+    expect(await t.get(job!.id)).toMatchObject({ status: 'succeeded', error: null });
+    expect(t.worker.counters).toMatchObject({ jobsSucceeded: 0, jobsFailed: 0, jobsReleased: 0 });
+    expect(t.guard.inFlight).toBe(0);
+    expect(queue.depth).toBe(0);
+    expect(t.api.platform.deadLetters.get('tiny')!.depth).toBe(0);
+  });
 });

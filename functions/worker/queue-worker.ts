@@ -384,19 +384,33 @@ export class QueueWorker {
     const error: JobError = result && !result.ok ? result.error : { code: 'engine_error', message: 'no result' };
     const retryable = result && !result.ok ? result.retryable : true;
     if (retryable && !claimed.lastAttempt) {
-      await update((j) => release(j, this.workerId, error));
+      const released = await update((j) => release(j, this.workerId, error));
+      if (await this.finishedMeanwhile(claimed, released)) return;
       await queue.changeVisibility(message.receiptHandle, this.options.retryDelaySeconds?.(message.receiveCount) ?? Math.min(30 * 2 ** (message.receiveCount - 1), 900));
       this.counters.jobsReleased++;
       return log.warn('attempt failed; will retry', { error, receiveCount: message.receiveCount });
     }
     const finalError = retryable ? { code: 'max_attempts', message: `gave up after ${message.receiveCount} attempts; last error (${error.code}): ${error.message}` } : error;
-    await update((j) => fail(j, this.workerId, this.now(), finalError));
+    const failed = await update((j) => fail(j, this.workerId, this.now(), finalError));
+    if (await this.finishedMeanwhile(claimed, failed)) return;
     // A retryable fault that outlived its attempts goes to the DLQ for inspection; a bad input has nothing more to show.
     if (retryable) await queue.changeVisibility(message.receiptHandle, 0);
     else await queue.delete(message.receiptHandle);
     this.counters.jobsFailed++;
     log.error('job failed', { error: finalError });
     return this.notify(job.id);
+  }
+
+  /**
+   * A failed attempt whose job already finished (it succeeded and only the cleanup after failed, or
+   * it was canceled meanwhile) must not be retried, failed or announced again: its message is
+   * simply dropped.
+   */
+  private async finishedMeanwhile(claimed: Claimed, update: { changed: boolean; record: { value: Job } } | undefined): Promise<boolean> {
+    if (update?.changed || (update && !isTerminal(update.record.value.status))) return false;
+    await this.deps.queue.delete(claimed.message.receiptHandle);
+    this.deps.logger.warn('attempt failed after its job finished; the job was left as is', { jobId: claimed.job.id, status: update?.record.value.status ?? 'deleted' });
+    return true;
   }
 
   private async notify(jobId: string): Promise<void> {
