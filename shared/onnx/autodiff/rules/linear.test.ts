@@ -26,6 +26,9 @@ describe('MatMul gradient', () => {
     { name: '1-D right operand', a: [2, 3, 5], c: [5], y: [2, 3] },
     { name: 'both 1-D (dot product)', a: [5], c: [5], y: [] },
     { name: 'size-1 batch on the right', a: [2, 3, 1, 4], c: [1, 3, 4, 5], y: [2, 3, 1, 5] },
+    // Large left operand: dC is formed as (dY^T A)^T; large right operand: dA as (C dY^T)^T.
+    { name: 'left operand larger than the rest', a: [2, 3, 9, 8], c: [3, 8, 2], y: [2, 3, 9, 2] },
+    { name: 'right operand larger than the rest', a: [3, 2, 8], c: [2, 3, 8, 9], y: [2, 3, 2, 9] },
   ];
   for (const opset of [14, 21]) {
     for (const cs of cases) {
@@ -37,6 +40,20 @@ describe('MatMul gradient', () => {
       }
     }
   }
+
+  it('symbolic dims decide the transposed operand: [n, L, L] x [n, L, 3] w.r.t. both', async () => {
+    const model = tinyModel({
+      opset: 17,
+      inputs: [{ name: 'x', dims: ['n', 'L', 3], elemType: D }, { name: 'w', dims: [3, 3], elemType: D }],
+      build: (b) => {
+        const s = b.op('MatMul', ['x', b.op('Transpose', ['x'], { perm: attr.ints([0, 2, 1]) })]);
+        return [{ name: b.op('MatMul', [s, b.op('MatMul', ['x', 'w'])]), dims: ['n', 'L', 3], elemType: D }];
+      },
+    });
+    const r = await runAdjoint(model, { wrt: 'x', of: model.graph.output[0]!.name, dims: { x: [2, 11, 3], w: [3, 3] }, seed: 3 });
+    expect(r.forwardMismatch).toBe(0);
+    expect(r.relError).toBeLessThan(1e-7);
+  });
 
   it('both operands on the path (x @ x, batched square)', async () => {
     const r = await adjoint(17, { x: [2, 3, 4, 4] }, 'x', (b) => b.op('MatMul', ['x', 'x']), [2, 3, 4, 4]);

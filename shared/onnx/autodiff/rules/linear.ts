@@ -28,6 +28,29 @@ function swapLast2(rank: number): number[] {
   return perm;
 }
 
+/**
+ * Matrix sizes compared for choosing which operand of a gradient product to transpose. A
+ * symbolic dim is taken as larger than any static one (in exports it is a token or pixel
+ * count), so a size is (number of symbolic dims, product of the static ones), ordered
+ * lexicographically; a sum keeps the larger term, or adds two terms of the same degree.
+ */
+type Size = [degree: number, known: number];
+
+function sizeOf(dims: readonly (number | null)[]): Size {
+  return [dims.filter((d) => d === null).length, dims.reduce<number>((p, d) => p * (d ?? 1), 1)];
+}
+
+function addSizes(x: Size, y: Size): Size {
+  if (x[0] !== y[0]) return x[0] > y[0] ? x : y;
+  return [x[0], x[1] + y[1]];
+}
+
+/** Whether transposing matrix `big` costs more than transposing the two matrices `p` and `q`. */
+function larger(big: readonly (number | null)[], p: readonly (number | null)[], q: readonly (number | null)[]): boolean {
+  const [x, y] = [sizeOf(big), addSizes(sizeOf(p), sizeOf(q))];
+  return x[0] !== y[0] ? x[0] > y[0] : x[1] > y[1];
+}
+
 function broadcastDims(a: Dims, b: Dims): Dims {
   const r = Math.max(a.length, b.length);
   return Array.from({ length: r }, (_, i) => {
@@ -63,7 +86,11 @@ const matMul: VjpRule = (ctx: VjpContext) => {
 
   const grads: (string | undefined)[] = [undefined, undefined];
   if (ctx.wants(0)) {
-    const product = b.op('MatMul', [dy2, b.transpose(c2, swapLast2(cDims.length))]);
+    const [m, k, n] = [aDims[aDims.length - 2]!, aDims[aDims.length - 1]!, cDims[cDims.length - 1]!];
+    // dY C^T transposes C; (C dY^T)^T transposes dY and the result instead.
+    const product = larger([k, n], [m, n], [m, k])
+      ? b.transpose(b.op('MatMul', [c2, b.transpose(dy2, swapLast2(r))]), swapLast2(r))
+      : b.op('MatMul', [dy2, b.transpose(c2, swapLast2(cDims.length))]);
     const g = reduceToDims(ctx, product, [...batch, aDims[aDims.length - 2]!, aDims[aDims.length - 1]!], aDims, elemType);
     grads[0] = saDims.length === 1 ? b.squeeze(g, [0]) : g;
     if (g === product && saDims.length >= 2 && scDims.length >= 2) ctx.setOrigin(g, { left: a, right: c, output: ctx.output(0), dy });
@@ -76,6 +103,10 @@ const matMul: VjpRule = (ctx: VjpContext) => {
       const aFlat = b.reshape(a2, b.int64s([-1, k]));
       const dyFlat = b.reshape(dy2, b.int64s([-1, n]));
       g = b.op('Gemm', [aFlat, dyFlat], { transA: attr.int(1) });
+    } else if (larger([aDims[aDims.length - 2]!, aDims[aDims.length - 1]!], [yDims[r - 2]!, yDims[r - 1]!], [cDims[cDims.length - 2]!, cDims[cDims.length - 1]!])) {
+      // A^T dY would transpose A; (dY^T A)^T transposes dY and the result instead.
+      g = b.transpose(b.op('MatMul', [b.transpose(dy2, swapLast2(r)), a2]), swapLast2(r));
+      g = reduceToDims(ctx, g, [...batch, cDims[cDims.length - 2]!, cDims[cDims.length - 1]!], cDims, elemType);
     } else {
       g = b.op('MatMul', [b.transpose(a2, swapLast2(aDims.length)), dy2]);
       g = reduceToDims(ctx, g, [...batch, cDims[cDims.length - 2]!, cDims[cDims.length - 1]!], cDims, elemType);
