@@ -54,3 +54,34 @@ describe('inverting image files end to end (pixel-space model, identity VAE)', (
     await bare.release();
   });
 });
+
+describe('aborting one image of a running batch', () => {
+  it('checkpoints the step that was running when the signal fired, then no more; the rest of the batch finishes', async () => {
+    const dir = writePixelSpaceFolder();
+    await prepareGradientGraph(dir);
+    const pipeline = await DiffusionPipeline.open(dir);
+    try {
+      const controller = new AbortController();
+      const seen: Record<string, number[]> = { 'a.png': [], 'b.png': [] };
+      const images = [
+        { name: 'a.png', bytes: await gradientPng(24, 24, 0), signal: controller.signal, onStep: async (s: { completedSteps: number }) => void seen['a.png']!.push(s.completedSteps) },
+        {
+          name: 'b.png',
+          bytes: await gradientPng(24, 24, 1),
+          // b's hook runs after a's: aborting here fires while a's step 2 is still to come.
+          onStep: async (s: { completedSteps: number }) => {
+            seen['b.png']!.push(s.completedSteps);
+            if (s.completedSteps === 1) controller.abort('shutdown');
+          },
+        },
+      ];
+      const [a, b] = await invertImages(pipeline, images, { ...base, method: 'ddim', trajectory: false });
+      expect(a).toMatchObject({ ok: false, aborted: true });
+      expect(b!.ok).toBe(true);
+      expect(seen['a.png']).toEqual([1, 2]);
+      expect(seen['b.png']).toEqual([1, 2, 3, 4]);
+    } finally {
+      await pipeline.release();
+    }
+  });
+});

@@ -142,6 +142,7 @@ export async function invertImages(
       const resumedAt = batch[0]!.input.resume?.completedSteps ?? 0;
       const trajectories = batch.map((p) => [...(p.input.resume?.trajectory ?? [])]);
       const records = batch.map((p) => [...(p.input.resume?.records ?? [])]);
+      const finalCheckpoint = new Set<number>();
       let inversion: Awaited<ReturnType<typeof invert>>;
       try {
         inversion = await invert(solver, denoiser, x0, plan, {
@@ -152,7 +153,12 @@ export async function invertImages(
             for (const [j, p] of batch.entries()) {
               records[j]!.push(stepRecords[j]!);
               if (params.trajectory) trajectories[j]!.push(current[j]!);
-              if (p.input.signal?.aborted) continue;
+              // The step that was running when the signal fired still gets its checkpoint, so a
+              // shutdown resumes after it instead of redoing it; later steps of the batch do not.
+              if (p.input.signal?.aborted) {
+                if (finalCheckpoint.has(j)) continue;
+                finalCheckpoint.add(j);
+              }
               await p.input.onStep?.({ completedSteps: progress.step, of: progress.of, latent: current[j]!, trajectory: trajectories[j]!, records: records[j]! });
             }
             if (batch.every((p) => p.input.signal?.aborted)) throw new BatchAborted();
