@@ -5,10 +5,12 @@
  * measure the reconstruction. Writes a markdown report with the mean table and per-image PSNR.
  *
  *   npx tsx bench/inversion-quality.ts [--steps 2,4,10,50] [--methods preciseinv,ddim,fixed-point]
- *       [--eta E] [--max-iters K] [--out bench/results/inversion-quality.md]
+ *       [--eta E | --eta T:E,T:E,...] [--max-iters K] [--fixed-point-iters K]
+ *       [--out bench/results/inversion-quality.md]
  *
- * eta and maxIters default to the registry's `tiny` entry; fixed-point uses maxIters as its
- * iteration count per step, as `preciseinv invert` does. Progress goes to stderr.
+ * eta and maxIters default to the registry's `tiny` entry; eta may differ per T, since the last
+ * step's reachable residual grows as T shrinks. Fixed-point runs --fixed-point-iters (10)
+ * iterations per step. Progress goes to stderr.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -33,6 +35,7 @@ const { values } = parseArgs({
     methods: { type: 'string', default: METHODS.join(',') },
     eta: { type: 'string' },
     'max-iters': { type: 'string' },
+    'fixed-point-iters': { type: 'string', default: '10' },
     out: { type: 'string', default: 'bench/results/inversion-quality.md' },
   },
 });
@@ -55,8 +58,20 @@ const methods = list('methods', values.methods).map((m) => {
 const tiny = modelRegistry.find((m) => m.id === 'tiny');
 if (!tiny) throw new Error("the model registry has no 'tiny' entry");
 const defaults = tiny.inversionDefaults;
-const eta = values.eta === undefined ? defaults.eta : Number(values.eta);
-if (!(Number.isFinite(eta) && eta > 0)) throw new Error(`--eta expects a positive number, got '${values.eta}'`);
+// --eta is one value for every T, or per-T pairs such as 2:2e-3,10:1e-4 (T not listed: the default).
+const etaByT = new Map<number, number>();
+let etaAll = defaults.eta;
+for (const item of values.eta === undefined ? [] : list('eta', values.eta)) {
+  const [lhs, rhs] = item.includes(':') ? item.split(':') : [undefined, item];
+  const value = Number(rhs);
+  if (!(Number.isFinite(value) && value > 0)) throw new Error(`--eta expects positive numbers (optionally T:eta pairs), got '${item}'`);
+  if (lhs === undefined) etaAll = value;
+  else if (Number.isInteger(Number(lhs)) && Number(lhs) >= 1) etaByT.set(Number(lhs), value);
+  else throw new Error(`--eta pair '${item}' expects an integer T before ':'`);
+}
+const etaFor = (steps: number): number => etaByT.get(steps) ?? etaAll;
+const fixedPointIters = Number(values['fixed-point-iters']);
+if (!Number.isInteger(fixedPointIters) || fixedPointIters < 1 || fixedPointIters > 10000) throw new Error(`--fixed-point-iters expects an integer in 1..10000, got '${values['fixed-point-iters']}'`);
 const maxIters = values['max-iters'] === undefined ? defaults.maxIters : Number(values['max-iters']);
 if (!Number.isInteger(maxIters) || maxIters < 0 || maxIters > 10000) throw new Error(`--max-iters expects an integer in 0..10000, got '${values['max-iters']}'`);
 const outPath = resolve(values.out);
@@ -127,8 +142,9 @@ const params = (steps: number, method: InversionMethod, batchSize: number): Inve
   model: 'tiny',
   method,
   steps,
-  eta,
-  maxIters,
+  eta: etaFor(steps),
+  // Fixed-point takes its iteration count from maxIters.
+  maxIters: method === 'fixed-point' ? fixedPointIters : maxIters,
   guidance: defaults.guidance,
   prompt: '',
   seed: 0,
@@ -190,11 +206,11 @@ function convergence(metrics: InversionMetrics[]): { reached: string; worst: str
 }
 
 const meanTable = [
-  '| T | method | set | images | PSNR (dB) | SSIM | latent RMSE | model evals / image | s / image | (image, step) pairs at eta | worst residual |',
-  '|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  '| T | method | eta | set | images | PSNR (dB) | SSIM | latent RMSE | model evals / image | s / image | (image, step) pairs at eta | worst residual |',
+  '|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...rows.map(({ steps, method, set, metrics }) => {
     const c = method === 'preciseinv' ? convergence(metrics) : { reached: '-', worst: '-' };
-    return `| ${steps} | ${method} | ${set.id} | ${metrics.length} | ${fmtPsnr(mean(metrics.map(psnrOf)))} | ${mean(metrics.map((m) => m.ssim)).toFixed(4)} | ${mean(metrics.map((m) => m.latentRmse)).toExponential(2)} | ${mean(metrics.map((m) => m.modelEvals.forward + m.modelEvals.vjp)).toFixed(1)} | ${mean(metrics.map((m) => m.seconds)).toFixed(3)} | ${c.reached} | ${c.worst} |`;
+    return `| ${steps} | ${method} | ${method === 'preciseinv' ? etaFor(steps).toExponential(0) : '-'} | ${set.id} | ${metrics.length} | ${fmtPsnr(mean(metrics.map(psnrOf)))} | ${mean(metrics.map((m) => m.ssim)).toFixed(4)} | ${mean(metrics.map((m) => m.latentRmse)).toExponential(2)} | ${mean(metrics.map((m) => m.modelEvals.forward + m.modelEvals.vjp)).toFixed(1)} | ${mean(metrics.map((m) => m.seconds)).toFixed(3)} | ${c.reached} | ${c.worst} |`;
   }),
 ];
 
@@ -222,9 +238,10 @@ const report = [
   `- Date: ${new Date().toISOString()}; revision: ${gitRevision()}; wall time ${wallSeconds.toFixed(0)} s`,
   `- Command: \`${commandLine()}\``,
   `- Model: \`models/tiny\` (${tiny.displayName}), sampler ${tiny.scheduler.kind}, seed 0, guidance ${defaults.guidance}, unconditional`,
-  `- PreciseInv: eta ${eta} (threshold on each step's mean squared residual), at most ${maxIters} iterations per step. ` +
-    `Fixed-point: ${Math.max(maxIters, 1)} iterations per step (maxIters). DDIM: none (one closed-form step).` +
-    (values.eta === undefined && values['max-iters'] === undefined ? ' Values from the registry defaults.' : ''),
+  `- PreciseInv: eta ${stepsList.map((t) => `${etaFor(t)} at T=${t}`).join(', ')} (threshold on each step's mean squared residual in x_0 units, ` +
+    `mean(r^2) / alpha_{i-1}^2), L-BFGS directions, at most ${maxIters} iterations per step. ` +
+    `Fixed-point: ${fixedPointIters} iterations per step. DDIM: none (one closed-form step).` +
+    (values.eta === undefined && values['max-iters'] === undefined ? ' eta and maxIters from the registry defaults.' : ''),
   `- Sets: **train** = ${sets[0]!.images.map((i) => i.name).join(', ')} (\`bench/data/tiny-train/\`, seen in training); ` +
     `**holdout** = ${sets[1]!.images.map((i) => i.name).join(', ')} (\`models/tiny/holdout/\`, never seen). ` +
     'Each image is resized so its short side is 64 px (long side a multiple of 8) and center-cropped, as by `preciseinv invert`.',
