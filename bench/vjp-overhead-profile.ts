@@ -89,6 +89,9 @@ const vjp = await profile(values.graph ? join(folder.denoiser.path, '..', values
 
 const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 console.log(`${dir}: forward ${fwd.ms.toFixed(2)} ms (kernels ${sum(fwd.byOp).toFixed(2)}), gradient graph ${vjp.ms.toFixed(2)} ms (kernels ${sum(vjp.byOp).toFixed(2)}), ratio ${(vjp.ms / fwd.ms).toFixed(2)}`);
+// Gradient nodes are named vjp/...; ORT keeps the name (with a fusion suffix) in the profile.
+const gradPart = [...vjp.byNode.entries()].filter(([n]) => n.startsWith('vjp/')).reduce((a, [, [, t]]) => a + t, 0);
+console.log(`gradient graph kernels: forward nodes ${(sum(vjp.byOp) - gradPart).toFixed(2)} ms, gradient nodes ${gradPart.toFixed(2)} ms`);
 console.log('\nop type              fwd ms   vjp ms');
 const ops = [...new Set([...fwd.byOp.keys(), ...vjp.byOp.keys()])].sort((a, b) => (vjp.byOp.get(b) ?? 0) - (vjp.byOp.get(a) ?? 0));
 for (const op of ops) console.log(`${op.padEnd(20)} ${(fwd.byOp.get(op) ?? 0).toFixed(2).padStart(7)}  ${(vjp.byOp.get(op) ?? 0).toFixed(2).padStart(7)}`);

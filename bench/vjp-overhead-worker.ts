@@ -1,7 +1,9 @@
 /**
- * One measurement in its own process (so peak memory belongs to one graph): runs either the
- * forward denoiser or its gradient graph on the fixture's inputs and prints
- * {"medianMs", "peakRssMb"} as JSON.
+ * One measurement in its own process. Modes `forward` and `vjp` run one graph, so the peak
+ * memory printed belongs to that graph alone: {"medianMs", "peakRssMb"}. Mode `pair` loads both
+ * and alternates forward and gradient-graph runs, so that load from other work on a shared
+ * machine affects both sides of the ratio alike: {"forwardMs", "vjpMs", "forwardCpuMs",
+ * "vjpCpuMs", "runs"} (medians of wall and process CPU time).
  */
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
@@ -14,8 +16,8 @@ import { toOrtTensor } from '../shared/onnx/ort-tensors.ts';
 import { mulberry32, randn } from '../shared/numeric/random.ts';
 
 const [dir, mode, threadsArg, runsArg, latentArg] = process.argv.slice(2);
-if (!dir || (mode !== 'forward' && mode !== 'vjp')) {
-  console.error('usage: vjp-overhead-worker.ts <model-dir> forward|vjp [threads] [runs] [latent]');
+if (!dir || (mode !== 'forward' && mode !== 'vjp' && mode !== 'pair')) {
+  console.error('usage: vjp-overhead-worker.ts <model-dir> forward|vjp|pair [threads] [runs] [latent]');
   process.exit(2);
 }
 const threads = Number(threadsArg ?? 1);
@@ -28,22 +30,53 @@ const inputs = model.graph.input.filter((i) => !model.graph.initializer.some((t)
 // The fixture's reference inputs (16x16 latents), or synthetic ones at the requested latent size.
 const feeds = latentArg ? syntheticFeeds(inputs, mulberry32(3), Number(latentArg)) : denoiserFeeds(folder.denoiser.path, inputs, mulberry32(3)).feeds;
 const ortFeeds = toOrt(feeds);
-const path = mode === 'forward' ? folder.denoiser.path : join(folder.dir, record.path);
-const session = await ort.InferenceSession.create(path, { intraOpNumThreads: threads, interOpNumThreads: 1 });
-if (mode === 'vjp') {
+const options = { intraOpNumThreads: threads, interOpNumThreads: 1 };
+const vjpFeeds = (): Record<string, ort.Tensor> => {
   const x = feeds[record.wrt]!;
   const outType = model.graph.output.find((o) => o.name === record.of)?.type?.tensorType?.elemType ?? x.elemType;
   // Denoiser outputs have the latent's shape.
   const dims = x.dims;
-  ortFeeds[gradName(record.of)] = toOrtTensor(outType, randn(dims.reduce((a, b) => a * b, 1), mulberry32(5)), dims);
-}
-for (let i = 0; i < 3; i++) await session.run(ortFeeds);
-const times: number[] = [];
-for (let i = 0; i < runs; i++) {
+  return { ...ortFeeds, [gradName(record.of)]: toOrtTensor(outType, randn(dims.reduce((a, b) => a * b, 1), mulberry32(5)), dims) };
+};
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+
+/** Wall and CPU milliseconds of one run. */
+async function timed(session: ort.InferenceSession, f: Record<string, ort.Tensor>): Promise<[number, number]> {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
-  await session.run(ortFeeds);
-  times.push(performance.now() - t0);
+  await session.run(f);
+  const wall = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return [wall, (c.user + c.system) / 1000];
 }
-times.sort((a, b) => a - b);
-console.log(JSON.stringify({ medianMs: times[Math.floor(times.length / 2)], peakRssMb: process.resourceUsage().maxRSS / 1024 }));
-await session.release();
+
+if (mode === 'pair') {
+  const forward = await ort.InferenceSession.create(folder.denoiser.path, options);
+  const vjp = await ort.InferenceSession.create(join(folder.dir, record.path), options);
+  const gFeeds = vjpFeeds();
+  for (let i = 0; i < 3; i++) {
+    await forward.run(ortFeeds);
+    await vjp.run(gFeeds);
+  }
+  const t = { fw: [] as number[], fc: [] as number[], vw: [] as number[], vc: [] as number[] };
+  for (let i = 0; i < runs; i++) {
+    const [fw, fc] = await timed(forward, ortFeeds);
+    const [vw, vc] = await timed(vjp, gFeeds);
+    t.fw.push(fw);
+    t.fc.push(fc);
+    t.vw.push(vw);
+    t.vc.push(vc);
+  }
+  console.log(JSON.stringify({ forwardMs: median(t.fw), vjpMs: median(t.vw), forwardCpuMs: median(t.fc), vjpCpuMs: median(t.vc), runs }));
+  await forward.release();
+  await vjp.release();
+} else {
+  const path = mode === 'forward' ? folder.denoiser.path : join(folder.dir, record.path);
+  const session = await ort.InferenceSession.create(path, options);
+  const f = mode === 'vjp' ? vjpFeeds() : ortFeeds;
+  for (let i = 0; i < 3; i++) await session.run(f);
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) times.push((await timed(session, f))[0]);
+  console.log(JSON.stringify({ medianMs: median(times), peakRssMb: process.resourceUsage().maxRSS / 1024 }));
+  await session.release();
+}

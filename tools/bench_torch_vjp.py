@@ -2,9 +2,12 @@
 
 Rebuilds each fixture's denoiser from its seed (the same weights as the committed ONNX files),
 freezes the parameters and differentiates w.r.t. the latent only, at batch 2 and 16x16 latents.
-Each fixture runs in its own process so peakRssMb is that fixture's own peak. Each timing loop
-stops after --runs calls or --max-seconds, whichever comes first (`runs` in the output says how
-many were taken). Prints one JSON line per (fixture, thread count):
+Each fixture runs in its own process so peakRssMb is that fixture's own peak. Forward and
+forward+backward calls alternate in one timing loop, so a change of load on a shared machine
+affects both sides of the ratio alike; the loop stops after --runs pairs or --max-seconds,
+whichever comes first (`runs` in the output says how many were taken). Medians of wall time
+(forwardMs, forwardBackwardMs, ratio) and of process CPU time (forwardCpuMs,
+forwardBackwardCpuMs, cpuRatio) are reported. Prints one JSON line per (fixture, thread count):
 
     tools/.venv/bin/python tools/bench_torch_vjp.py [--threads N ...] [--runs 20] [--fixtures NAME ...]
 """
@@ -31,18 +34,21 @@ from tools.fixtures.specs import FIXTURES, FIXTURES_BY_NAME, build_denoiser, cot
 MIN_RUNS = 3
 
 
-def median_ms(fn, runs: int, warmup: int, max_seconds: float) -> tuple[float, int]:
-    """Median over up to `runs` timed calls after `warmup` untimed ones; the timed loop stops at
-    `max_seconds` once MIN_RUNS calls are in."""
+def median_pair(first, second, runs: int, warmup: int, max_seconds: float) -> tuple[dict[str, float], int]:
+    """Medians of wall and process CPU milliseconds of two callables run alternately: up to `runs`
+    pairs after `warmup` untimed ones; the loop stops at `max_seconds` once MIN_RUNS pairs are in."""
     for _ in range(warmup):
-        fn()
+        first()
+        second()
     deadline = time.perf_counter() + max_seconds
-    times: list[float] = []
-    while len(times) < runs and (len(times) < MIN_RUNS or time.perf_counter() < deadline):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(times), len(times)
+    times: dict[str, list[float]] = {"wall1": [], "cpu1": [], "wall2": [], "cpu2": []}
+    while len(times["wall1"]) < runs and (len(times["wall1"]) < MIN_RUNS or time.perf_counter() < deadline):
+        for fn, key in ((first, "1"), (second, "2")):
+            wall, cpu = time.perf_counter(), time.process_time()
+            fn()
+            times["cpu" + key].append((time.process_time() - cpu) * 1000.0)
+            times["wall" + key].append((time.perf_counter() - wall) * 1000.0)
+    return {k: statistics.median(v) for k, v in times.items()}, len(times["wall1"])
 
 
 def measure(name: str, threads: list[int], runs: int, warmup: int, max_seconds: float) -> list[dict]:
@@ -74,10 +80,11 @@ def measure(name: str, threads: list[int], runs: int, warmup: int, max_seconds: 
     rows = []
     for n in threads:
         torch.set_num_threads(n)
-        fwd, fwd_runs = median_ms(forward, runs, warmup, max_seconds)
-        fwd_bwd, fwd_bwd_runs = median_ms(forward_backward, runs, warmup, max_seconds)
-        rows.append({"fixture": name, "forwardMs": round(fwd, 3), "forwardBackwardMs": round(fwd_bwd, 3),
-                     "ratio": round(fwd_bwd / fwd, 3), "threads": n, "runs": min(fwd_runs, fwd_bwd_runs),
+        m, pairs = median_pair(forward, forward_backward, runs, warmup, max_seconds)
+        rows.append({"fixture": name, "forwardMs": round(m["wall1"], 3), "forwardBackwardMs": round(m["wall2"], 3),
+                     "ratio": round(m["wall2"] / m["wall1"], 3), "forwardCpuMs": round(m["cpu1"], 3),
+                     "forwardBackwardCpuMs": round(m["cpu2"], 3), "cpuRatio": round(m["cpu2"] / m["cpu1"], 3),
+                     "threads": n, "runs": pairs,
                      "peakRssMb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
                      "dtype": "float16" if fixture.fp16 else "float32", "batch": inputs[family.wrt].shape[0],
                      "latent": list(inputs[family.wrt].shape[2:]), "torch": torch.__version__})
