@@ -17,7 +17,7 @@ import { denoiserFeeds, syntheticFeeds, toOrt } from '../shared/diffusion/denois
 import { openModelFolder } from '../shared/diffusion/model-folder.ts';
 import { prepareGradientGraph } from '../shared/diffusion/prepare-gradient-graph.ts';
 import { mulberry32, randn } from '../shared/numeric/random.ts';
-import { gradName } from '../shared/onnx/autodiff/build-vjp.ts';
+import { buildVjpGraph, gradName } from '../shared/onnx/autodiff/build-vjp.ts';
 import { loadModel } from '../shared/onnx/model-io.ts';
 import { toOrtTensor } from '../shared/onnx/ort-tensors.ts';
 
@@ -31,6 +31,7 @@ const { values, positionals } = parseArgs({
     optimized: { type: 'string' },
     'no-prepare': { type: 'boolean', default: false },
     graph: { type: 'string' },
+    'no-attribute': { type: 'boolean', default: false },
   },
 });
 const dir = positionals[0];
@@ -95,6 +96,25 @@ console.log(`gradient graph kernels: forward nodes ${(sum(vjp.byOp) - gradPart).
 console.log('\nop type              fwd ms   vjp ms');
 const ops = [...new Set([...fwd.byOp.keys(), ...vjp.byOp.keys()])].sort((a, b) => (vjp.byOp.get(b) ?? 0) - (vjp.byOp.get(a) ?? 0));
 for (const op of ops) console.log(`${op.padEnd(20)} ${(fwd.byOp.get(op) ?? 0).toFixed(2).padStart(7)}  ${(vjp.byOp.get(op) ?? 0).toFixed(2).padStart(7)}`);
+// Which forward op each gradient node was emitted for: the graph is rebuilt in memory with the
+// current rules (node names are deterministic, so they match the file unless --graph names a
+// graph built by other rules). ORT appends fusion suffixes to names, so match by prefix.
+if (!values['no-attribute']) {
+  const owner = new Map<string, string>();
+  buildVjpGraph(model, { wrt, of, onEmit: (fwdNode, emitted) => emitted.forEach((n) => owner.set(n.name, fwdNode.opType)) });
+  const byForwardOp = new Map<string, [number, number]>();
+  for (const [name, [, t]] of vjp.byNode) {
+    if (!name.startsWith('vjp/')) continue;
+    const base = name.split('/').slice(0, 2).join('/');
+    const op = owner.get(base) ?? '(unattributed)';
+    const prev = byForwardOp.get(op) ?? [0, 0];
+    byForwardOp.set(op, [prev[0] + t, prev[1] + 1]);
+  }
+  console.log('\ngradient kernel time by the forward op it differentiates');
+  for (const [op, [t, n]] of [...byForwardOp.entries()].sort((a, b) => b[1][0] - a[1][0])) {
+    console.log(`${op.padEnd(20)} ${t.toFixed(2).padStart(7)} ms  ${String(n).padStart(4)} nodes  fwd ${(fwd.byOp.get(op) ?? 0).toFixed(2).padStart(6)} ms`);
+  }
+}
 console.log(`\ntop ${values.top} nodes of the gradient graph`);
 const nodes = [...vjp.byNode.entries()].sort((a, b) => b[1][1] - a[1][1]).slice(0, Number(values.top));
 for (const [name, [op, t]] of nodes) console.log(`${t.toFixed(3).padStart(8)} ms  ${op.padEnd(18)} ${name}`);

@@ -3,7 +3,7 @@
  * constants, and the helpers whose signatures changed across opsets 13..21 (reductions,
  * Squeeze/Unsqueeze, Split), so gradient rules are written once for every opset.
  */
-import { AttributeType, TensorDataType, type AttributeProto, type NodeProto, type TensorProto } from './proto/types.ts';
+import { AttributeType, TensorDataType, type AttributeProto, type GraphProto, type NodeProto, type TensorProto } from './proto/types.ts';
 import { makeTensor, tensorValues } from './tensor.ts';
 
 export type Attr =
@@ -12,7 +12,8 @@ export type Attr =
   | { kind: 'ints'; value: readonly number[] }
   | { kind: 'floats'; value: readonly number[] }
   | { kind: 'string'; value: string }
-  | { kind: 'tensor'; value: TensorProto };
+  | { kind: 'tensor'; value: TensorProto }
+  | { kind: 'graph'; value: GraphProto };
 
 export const attr = {
   int: (value: number): Attr => ({ kind: 'int', value }),
@@ -21,6 +22,7 @@ export const attr = {
   floats: (value: readonly number[]): Attr => ({ kind: 'floats', value }),
   string: (value: string): Attr => ({ kind: 'string', value }),
   tensor: (value: TensorProto): Attr => ({ kind: 'tensor', value }),
+  graph: (value: GraphProto): Attr => ({ kind: 'graph', value }),
 };
 
 function toAttributeProto(name: string, a: Attr): AttributeProto {
@@ -31,6 +33,7 @@ function toAttributeProto(name: string, a: Attr): AttributeProto {
     case 'floats': return { name, type: AttributeType.FLOATS, floats: [...a.value] };
     case 'string': return { name, type: AttributeType.STRING, s: new TextEncoder().encode(a.value) };
     case 'tensor': return { name, type: AttributeType.TENSOR, t: a.value };
+    case 'graph': return { name, type: AttributeType.GRAPH, g: a.value };
   }
 }
 
@@ -49,8 +52,18 @@ export class GraphBuilder {
     readonly opset: number,
     takenNames: Iterable<string> = [],
     readonly prefix = '',
+    private readonly parent?: GraphBuilder,
   ) {
-    this.used = new Set(takenNames);
+    this.used = parent ? parent.used : new Set(takenNames);
+  }
+
+  /**
+   * A builder for the body of a subgraph (an If branch): it collects its own nodes, while names
+   * stay unique across the whole graph and constants become initializers of the outer graph
+   * (which subgraphs may read).
+   */
+  branch(): GraphBuilder {
+    return new GraphBuilder(this.opset, [], this.prefix, this);
   }
 
   /** A name not used anywhere in the graph yet. */
@@ -83,6 +96,7 @@ export class GraphBuilder {
 
   /** A constant initializer (deduplicated by content). */
   constant(dataType: number, dims: readonly number[], values: readonly number[], hint = 'const'): string {
+    if (this.parent) return this.parent.constant(dataType, dims, values, hint);
     const key = `${dataType}|${dims.join(',')}|${values.join(',')}`;
     const hit = this.constCache.get(key);
     if (hit) return hit;
@@ -94,6 +108,7 @@ export class GraphBuilder {
 
   /** Values of a constant this builder emitted, or undefined. */
   constantValues(name: string): number[] | undefined {
+    if (this.parent) return this.parent.constantValues(name);
     const t = this.initializers.find((x) => x.name === name);
     return t ? tensorValues(t) : undefined;
   }

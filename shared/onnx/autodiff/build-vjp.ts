@@ -10,7 +10,7 @@ import { attr, GraphBuilder } from '../graph-builder.ts';
 import type { GraphProto, ModelProto, NodeProto, ValueInfoProto } from '../proto/types.ts';
 import { inferShapes } from '../shape/infer-shapes.ts';
 import type { ValueShape } from '../shape/value-shape.ts';
-import { tensorValues } from '../tensor.ts';
+import { FLOAT_TYPES, tensorValues } from '../tensor.ts';
 import type { ChainGradients, MatMulLeftCotangent, VjpContext } from './rule.ts';
 import { chainRules, vjpRules } from './rules/index.ts';
 
@@ -26,6 +26,11 @@ export interface VjpOptions {
   wrt: string;
   /** Graph output to differentiate, e.g. 'out_sample'. */
   of: string;
+  /**
+   * Called after each forward node's gradient is emitted, with the nodes emitted for it (for
+   * profiling tools that attribute gradient cost to forward ops; the graph does not change).
+   */
+  onEmit?: (forward: NodeProto, emitted: readonly NodeProto[]) => void;
 }
 
 export function gradName(name: string): string {
@@ -80,6 +85,16 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
   // Cotangent contributions per forward value, summed when a value feeds several consumers.
   const contributions = new Map<string, string[]>([[of, [gradOf]]]);
   const origins = new Map<string, MatMulLeftCotangent>();
+  // Values reached from wrt through floating-point values only (integer shape arithmetic and
+  // boolean masks carry no cotangent); an unknown element type counts as floating point.
+  const differentiable = new Set<string>([wrt]);
+  for (const n of order) {
+    if (!n.input.some((x) => differentiable.has(x))) continue;
+    for (const o of n.output) {
+      const t = shapes.get(o)?.elemType;
+      if (o && (!t || FLOAT_TYPES.has(t))) differentiable.add(o);
+    }
+  }
   const onPath = new Set<string>([wrt]);
   for (const n of order) if (active.has(n)) n.output.forEach((o) => onPath.add(o));
 
@@ -114,6 +129,7 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
     if (node.domain !== '' && node.domain !== 'ai.onnx') {
       fail(`op from domain '${node.domain}' lies on the gradient path; only standard ONNX ops can be differentiated`);
     }
+    const emittedFrom = b.nodes.length;
     // A node no cotangent reaches (e.g. Shape(sample) feeding a Reshape target) needs no rule.
     const dys = node.output.map((o) => (o && onPath.has(o) ? cotangent(o) : undefined));
     if (dys.every((d) => d === undefined)) continue;
@@ -144,6 +160,7 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
       producer: (name) => producers.get(name),
       gradientConsumers: (name) => consumers.get(name) ?? [],
       onPath: (name) => onPath.has(name),
+      differentiable: (name) => differentiable.has(name),
       hasCotangent: (name) => (contributions.get(name)?.length ?? 0) > 0,
       fail,
     };
@@ -151,16 +168,17 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
     if (chain) {
       chain.covers.forEach((n) => covered.add(n));
       for (const [name, g] of chain.grads) if (onPath.has(name)) contribute(name, g);
-      continue;
+    } else {
+      const rule = vjpRules[node.opType];
+      if (!rule) fail(`no gradient rule for op '${node.opType}', which lies on the path from '${wrt}' to '${of}'`);
+      const grads = rule!(ctx);
+      node.input.forEach((name, k) => {
+        if (!name || !onPath.has(name)) return;
+        const g = grads[k];
+        if (g !== undefined) contribute(name, g);
+      });
     }
-    const rule = vjpRules[node.opType];
-    if (!rule) fail(`no gradient rule for op '${node.opType}', which lies on the path from '${wrt}' to '${of}'`);
-    const grads = rule!(ctx);
-    node.input.forEach((name, k) => {
-      if (!name || !onPath.has(name)) return;
-      const g = grads[k];
-      if (g !== undefined) contribute(name, g);
-    });
+    options.onEmit?.(node, b.nodes.slice(emittedFrom));
   }
 
   const finalGrad = cotangent(wrt);

@@ -53,6 +53,12 @@ export interface VjpContext {
   gradientConsumers(name: string): readonly NodeProto[];
   /** Whether a value lies on a path from the differentiated input (needs a cotangent). */
   onPath(name: string): boolean;
+  /**
+   * Whether a value depends on the differentiated input through floating-point values, not only
+   * through shapes (a Reshape whose target comes from Shape(input) is on the path, yet no
+   * cotangent reaches the input through it).
+   */
+  differentiable(name: string): boolean;
   /** Whether some cotangent has already reached a value (always true for the differentiated output). */
   hasCotangent(name: string): boolean;
   /** A build error that names this node and op. */

@@ -1,5 +1,5 @@
 import ort from 'onnxruntime-node';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { mulberry32, randn } from '../../../numeric/random.ts';
 import { attr, type GraphBuilder } from '../../graph-builder.ts';
 import { serializeModel } from '../../model-io.ts';
@@ -8,7 +8,7 @@ import { TensorDataType } from '../../proto/types.ts';
 import { runAdjoint } from '../../testing/adjoint.ts';
 import { tinyModel } from '../../testing/tiny-model.ts';
 import { buildVjpGraph, gradName } from '../build-vjp.ts';
-import { MAX_CHAIN_COLUMNS } from './attention.ts';
+import { chainTuning, MAX_CHAIN_COLUMNS } from './attention.ts';
 
 const D = TensorDataType.DOUBLE;
 const F16 = TensorDataType.FLOAT16;
@@ -90,6 +90,38 @@ const cases: Case[] = [
     chain: true,
   },
   {
+    name: 'symbolic query tokens against 5 static context tokens: node by node',
+    opset: 17,
+    inputs: { x: [2, 'tokens', 4], c: [2, 5, 4], wq: [4, 3], wk: [4, 3], wv: [4, 3] },
+    feedDims: { x: [2, 7, 4] },
+    out: [2, 'tokens', 3],
+    build: (b) => attend(b, b.op('MatMul', ['x', 'wq']), tr(b, b.op('MatMul', ['c', 'wk']), 3), b.op('MatMul', ['c', 'wv'])),
+    chain: false,
+  },
+  {
+    name: 'symbolic query and context tokens, keys and values off the path: node by node',
+    opset: 18,
+    inputs: { x: [2, 'tokens', 4], c: [2, 'context', 4], wq: [4, 3], wk: [4, 3], wv: [4, 3] },
+    feedDims: { x: [2, 7, 4], c: [2, 6, 4] },
+    out: [2, 'tokens', 3],
+    build: (b) => attend(b, b.op('MatMul', ['x', 'wq']), tr(b, b.op('MatMul', ['c', 'wk']), 3), b.op('MatMul', ['c', 'wv'])),
+    chain: false,
+  },
+  {
+    name: 'keys and values reshaped to a target taken from Shape(x): still cross-attention, node by node',
+    opset: 18,
+    inputs: { x: ['n', 'tokens', 4], c: ['n', 'context', 4], wq: [4, 3], wk: [4, 3], wv: [4, 3] },
+    feedDims: { x: [2, 7, 4], c: [2, 6, 4] },
+    out: ['n', 'tokens', 3],
+    build: (b) => {
+      const target = b.op('Concat', [b.op('Slice', [b.op('Shape', ['x']), b.int64s([0]), b.int64s([1])]), b.int64s([-1, 3])], { axis: attr.int(0) });
+      const k = b.op('Reshape', [b.op('MatMul', ['c', 'wk']), target]);
+      const v = b.op('Reshape', [b.op('MatMul', ['c', 'wv']), target]);
+      return attend(b, b.op('MatMul', ['x', 'wq']), tr(b, k, 3), v);
+    },
+    chain: false,
+  },
+  {
     name: `heads too wide for the chain ((dv+1)*d > ${MAX_CHAIN_COLUMNS}): node by node`,
     opset: 17,
     inputs: { x: [2, 7, 4], wq: [4, 8], wk: [4, 8], wv: [4, 8] },
@@ -123,26 +155,40 @@ const cases: Case[] = [
 ];
 
 describe('attention chain gradient', () => {
-  for (const c of cases) {
-    it(c.name, async () => {
-      const t = c.elemType ?? D;
-      const model = tinyModel({
-        opset: c.opset,
-        inputs: Object.entries(c.inputs).map(([name, dims]) => ({ name, dims, elemType: t })),
-        build: (b) => [{ name: c.build(b), dims: c.out, elemType: t }],
+  const defaultMinBytes = chainTuning.minBytes;
+  afterEach(() => {
+    chainTuning.minBytes = defaultMinBytes;
+  });
+  // The size threshold is baked into the graph: -1 takes the chain form at run time, 2^52 the
+  // node-by-node form inside the same If.
+  for (const [form, minBytes] of [['chain form', -1], ['node-by-node form', 2 ** 52]] as const) {
+    for (const c of cases) {
+      it(`${c.name} (${form})`, async () => {
+        chainTuning.minBytes = minBytes;
+        const t = c.elemType ?? D;
+        const model = tinyModel({
+          opset: c.opset,
+          inputs: Object.entries(c.inputs).map(([name, dims]) => ({ name, dims, elemType: t })),
+          build: (b) => [{ name: c.build(b), dims: c.out, elemType: t }],
+        });
+        const of = model.graph.output[0]!.name;
+        const vjp = buildVjpGraph(model, { wrt: 'x', of });
+        // Static sizes decide the form at build time (node-by-node: the ordinary rules, no
+        // attention_ nodes); symbolic token counts get an If holding both.
+        const symbolic = Object.values(c.inputs).some((dims) => dims.some((x) => typeof x === 'string'));
+        const chainNodes = vjp.graph.node.filter((n) => n.name.includes('attention_'));
+        expect(chainNodes.length > 0).toBe(c.chain && (symbolic || form === 'chain form'));
+        expect(chainNodes.some((n) => n.opType === 'If')).toBe(c.chain && symbolic);
+        const dims = Object.fromEntries(Object.entries(c.inputs).map(([k, v]) => [k, c.feedDims?.[k] ?? (v as number[])]));
+        const r = await runAdjoint(model, { wrt: 'x', of, dims, seed: c.opset + c.name.length });
+        expect(r.forwardMismatch).toBe(0);
+        expect(r.relError).toBeLessThan(1e-7);
       });
-      const of = model.graph.output[0]!.name;
-      const vjp = buildVjpGraph(model, { wrt: 'x', of });
-      const chainNodes = vjp.graph.node.filter((n) => n.name.includes('attention_'));
-      expect(chainNodes.length > 0).toBe(c.chain);
-      const dims = Object.fromEntries(Object.entries(c.inputs).map(([k, v]) => [k, c.feedDims?.[k] ?? (v as number[])]));
-      const r = await runAdjoint(model, { wrt: 'x', of, dims, seed: c.opset + c.name.length });
-      expect(r.forwardMismatch).toBe(0);
-      expect(r.relError).toBeLessThan(1e-7);
-    });
+    }
   }
 
-  it('float16 chain matches its float64 twin', async () => {
+  it('float16 chain form matches its float64 twin', async () => {
+    chainTuning.minBytes = -1;
     const dims = { x: [2, 2, 16, 4], wq: [4, 4], wk: [4, 4], wv: [4, 4] };
     const rand = mulberry32(11);
     const values = Object.fromEntries(Object.entries(dims).map(([k, d]) => [k, randn(d.reduce((p, q) => p * q, 1), rand)]));

@@ -13,21 +13,27 @@
  *   dv = p^T do                                    (shares the product with W)
  *
  * so the whole gradient reads p in one ordinary product with (dv+1)*d columns and one transposed
- * product with dv + (dv+1)*d columns, and never forms ds. That only pays while those column
- * counts stay small: measured on ONNX Runtime's CPU provider at 1024 tokens, one thread, the
- * chain took about 20% less time than the node-by-node gradient at d = dv = 4 (20 and 24
- * columns) and about 50% more at d = dv = 8 (72 and 80 columns). Larger heads, as in real SD
- * models (d >= 40), keep the node-by-node gradient with the Softmax rule's own shortcut.
+ * product with dv + (dv+1)*d columns, and never forms ds. That trades passes over the
+ * [tokens x tokens] tensors for arithmetic, so it pays only while the columns are few and p does
+ * not fit in cache. Measured on ONNX Runtime's CPU provider, one thread, on a 2-core EPYC: at
+ * 1024 tokens the chain took about 20% less time than the node-by-node gradient at d = dv = 4
+ * (20 and 24 columns) and about 50% more at d = dv = 8 (72 and 80 columns); at d = dv = 4 the
+ * whole UNet gradient broke even with p near 10 MB and lost up to 20% below (256 tokens).
+ * Heads up to (dv+1)*d = 32 therefore get an If on p's byte size at run time (token counts are
+ * symbolic in exports) between the chain and the node-by-node form; wider heads, as in real SD
+ * models (d >= 40), always take the node-by-node path with the Softmax rule's own shortcut.
  */
-import { attr } from '../../graph-builder.ts';
-import type { NodeProto } from '../../proto/types.ts';
-import { accurateReduceSum } from '../precision.ts';
+import { attr, type GraphBuilder } from '../../graph-builder.ts';
+import { TensorDataType, type GraphProto, type NodeProto } from '../../proto/types.ts';
+import { isLowPrecision } from '../precision.ts';
 import type { ChainRule, VjpContext } from '../rule.ts';
 import { reduceToDims } from './linear.ts';
 import { centringFactors, swapLast2 } from './softmax.ts';
 
 /** Largest (dv+1)*d for which the chain form is used (see above). */
 export const MAX_CHAIN_COLUMNS = 32;
+/** A static token axis shorter than this keeps the node-by-node gradient. */
+export const MIN_CHAIN_TOKENS = 512;
 
 const isStandard = (n: NodeProto) => n.domain === '' || n.domain === 'ai.onnx';
 
@@ -61,40 +67,117 @@ export const attentionChain: ChainRule = (ctx: VjpContext) => {
   const b = ctx.b;
   const elemType = ctx.shape(o).elemType;
   const dO = ctx.dy()!;
-  const [wantQ, wantK, wantV] = [ctx.onPath(q), ctx.onPath(kt), ctx.onPath(v)];
+  // A key or value tied to the latent only through shape arithmetic needs no cotangent; inside
+  // an If, unused branch outputs would still be computed.
+  const wants = (x: string) => ctx.onPath(x) && ctx.differentiable(x);
+  const [wantQ, wantK, wantV] = [wants(q), wants(kt), wants(v)];
   const { dyAug, vAug } = centringFactors(ctx, dO, o, v, vd, elemType);
   const batch = pd.slice(0, -2);
   const [lq, lk] = [pd[r - 2]!, pd[r - 1]!];
-  // [.., L, m] x [.., L, n] -> [.., L, m*n] with (a, c) -> a*n + c; both views keep L and the batch.
-  const outer = (x: string, xRank: number, y: string, yRank: number) => {
-    const prod = b.op('Mul', [b.unsqueeze(x, [xRank]), b.unsqueeze(y, [yRank - 1])], {}, 'attention_outer');
-    return b.reshape(prod, b.int64s([...new Array<number>(Math.max(xRank, yRank) - 1).fill(0), -1]));
-  };
-  // [.., L, d*(dv+1)] -> [.., L, d, dv+1], contracted over dv+1 against f [.., L, dv+1]. The
-  // contracted axis is kept last: ORT reduces a trailing axis much faster than an inner one.
-  const contract = (x: string, f: string, fRank: number) => {
-    const split = b.reshape(x, b.int64s([...new Array<number>(r - 1).fill(0), d, dv + 1]));
-    return accurateReduceSum(ctx, b.op('Mul', [split, b.unsqueeze(f, [fRank - 1])], {}, 'attention_contract'), [r], false, elemType);
-  };
+  const ranks = { p: r, q: qd.length, k: kd.length, v: vd.length };
+  const forms = { q: wantQ, k: wantK, v: wantV, d, dv, elemType, ranks };
+  const outputs = [wantQ, wantK, wantV].filter(Boolean).length;
 
+  // Which form is cheaper depends on whether p fits in cache. With p's size static the choice is
+  // made here; a short static token axis (cross-attention over 77 text tokens) keeps p small in
+  // practice, so the node-by-node rules take it. Otherwise the token count is symbolic and an If
+  // on the byte size of p picks the form at run time (the If itself measured about 0.2 ms).
   const grads: [string, string][] = [];
-  if (wantQ) {
-    const k = b.transpose(kt, swapLast2(kd.length));
-    const u = outer(k, kd.length, vAug, vd.length);
-    const g = contract(b.op('MatMul', [p, u], {}, 'attention_pu'), dyAug, r);
-    grads.push([q, reduceToDims(ctx, g, [...batch, lq, d], qd, elemType)]);
+  const finish = (results: string[]) => {
+    let k = 0;
+    if (wantQ) grads.push([q, reduceToDims(ctx, results[k++]!, [...batch, lq, d], qd, elemType)]);
+    if (wantK) grads.push([kt, reduceToDims(ctx, results[k++]!, [...batch, d, lk], kd, elemType)]);
+    if (wantV) grads.push([v, reduceToDims(ctx, results[k++]!, [...batch, lk, dv], vd, elemType)]);
+    return { covers: [softmax, scores], grads };
+  };
+  const values = { p, q, kt, v, dO, dyAug, vAug };
+  if (pd.every((x) => typeof x === 'number')) {
+    const bytes = (pd as number[]).reduce((a, x) => a * x, bytesPer(elemType));
+    return bytes > chainTuning.minBytes ? finish(chainForm(b, values, forms)) : undefined;
   }
-  if (wantK || wantV) {
-    const columns = [...(wantV ? [dO] : []), ...(wantK ? [outer(q, qd.length, dyAug, r)] : [])];
-    const w = columns.length === 1 ? columns[0]! : b.op('Concat', columns, { axis: attr.int(-1) });
-    const t = b.op('MatMul', [b.transpose(p, swapLast2(r)), w], {}, 'attention_ptw');
-    const total = (wantV ? dv : 0) + (wantK ? (dv + 1) * d : 0);
-    const cols = (from: number, to: number) => (from === 0 && to === total ? t : b.op('Slice', [t, b.int64s([from]), b.int64s([to]), b.int64s([-1])]));
-    if (wantV) grads.push([v, reduceToDims(ctx, cols(0, dv), [...batch, lk, dv], vd, elemType)]);
-    if (wantK) {
-      const gk = contract(cols(wantV ? dv : 0, total), vAug, vd.length);
-      grads.push([kt, reduceToDims(ctx, b.transpose(gk, swapLast2(r)), [...batch, d, lk], kd, elemType)]);
-    }
-  }
-  return { covers: [softmax, scores], grads };
+  if ([lq, lk].some((x) => typeof x === 'number' && x < MIN_CHAIN_TOKENS)) return undefined;
+  // Cross-attention (keys and values off the path, e.g. from the text encoder) needs only dq:
+  // no transposed product to save, and its key axis is the prompt length, short in practice.
+  if (!wantK && !wantV) return undefined;
+  const pBytes = b.mul(b.op('Size', [p]), b.int64Scalar(bytesPer(elemType), 'elem_bytes'));
+  const cond = b.op('Greater', [pBytes, b.int64Scalar(chainTuning.minBytes, 'chain_min_bytes')]);
+  const branch = (form: typeof chainForm) => {
+    const bb = b.branch();
+    const outs = form(bb, values, forms);
+    const graph: GraphProto = {
+      name: bb.fresh('attention_branch'),
+      node: bb.nodes,
+      initializer: [],
+      input: [],
+      output: outs.map((name) => ({ name, type: { tensorType: { elemType } } })),
+      valueInfo: [],
+    };
+    return attr.graph(graph);
+  };
+  return finish(b.node('If', [cond], { then_branch: branch(chainForm), else_branch: branch(stepForm) }, outputs, 'attention_dispatch'));
 };
+
+/** Size at which the chain form starts to pay (see the header); tests move it to force a form. */
+export const chainTuning = { minBytes: 10 * 2 ** 20 };
+
+function bytesPer(elemType: number): number {
+  return elemType === TensorDataType.DOUBLE ? 8 : isLowPrecision(elemType) ? 2 : 4;
+}
+
+interface Values { p: string; q: string; kt: string; v: string; dO: string; dyAug: string; vAug: string }
+interface Forms { q: boolean; k: boolean; v: boolean; d: number; dv: number; elemType: number; ranks: { p: number; q: number; k: number; v: number } }
+
+function reduceSum(b: GraphBuilder, x: string, axes: number[], elemType: number): string {
+  if (!isLowPrecision(elemType)) return b.reduceSum(x, axes, false);
+  return b.cast(b.reduceSum(b.cast(x, TensorDataType.FLOAT), axes, false), elemType);
+}
+
+/**
+ * The chain form: products of p with the expanded head columns U and W (see the header).
+ * Returns the full-batch cotangents of q, kt, v (those wanted, in that order).
+ */
+function chainForm(b: GraphBuilder, x: Values, f: Forms): string[] {
+  const { d, dv, ranks } = f;
+  const r = ranks.p;
+  // [.., L, m] x [.., L, n] -> [.., L, m*n] with (a, c) -> a*n + c; both views keep L and the batch.
+  const outer = (a: string, aRank: number, c: string, cRank: number) => {
+    const prod = b.op('Mul', [b.unsqueeze(a, [aRank]), b.unsqueeze(c, [cRank - 1])], {}, 'attention_outer');
+    return b.reshape(prod, b.int64s([...new Array<number>(Math.max(aRank, cRank) - 1).fill(0), -1]));
+  };
+  // [.., L, d*(dv+1)] -> [.., L, d, dv+1], contracted over dv+1 against g [.., L, dv+1]. The
+  // contracted axis is kept last: ORT reduces a trailing axis much faster than an inner one.
+  const contract = (a: string, g: string, gRank: number) => {
+    const split = b.reshape(a, b.int64s([...new Array<number>(r - 1).fill(0), d, dv + 1]));
+    return reduceSum(b, b.op('Mul', [split, b.unsqueeze(g, [gRank - 1])], {}, 'attention_contract'), [r], f.elemType);
+  };
+  const out: string[] = [];
+  if (f.q) {
+    const u = outer(b.transpose(x.kt, swapLast2(ranks.k)), ranks.k, x.vAug, ranks.v);
+    out.push(contract(b.op('MatMul', [x.p, u], {}, 'attention_pu'), x.dyAug, r));
+  }
+  if (f.k || f.v) {
+    const columns = [...(f.v ? [x.dO] : []), ...(f.k ? [outer(x.q, ranks.q, x.dyAug, r)] : [])];
+    const w = columns.length === 1 ? columns[0]! : b.op('Concat', columns, { axis: attr.int(-1) });
+    const t = b.op('MatMul', [b.transpose(x.p, swapLast2(r)), w], {}, 'attention_ptw');
+    const total = (f.v ? dv : 0) + (f.k ? (dv + 1) * d : 0);
+    const cols = (from: number, to: number) => (from === 0 && to === total ? t : b.op('Slice', [t, b.int64s([from]), b.int64s([to]), b.int64s([-1])]));
+    if (f.k) out.push(b.transpose(contract(cols(f.v ? dv : 0, total), x.vAug, ranks.v), swapLast2(r)));
+    if (f.v) out.push(cols(0, dv));
+  }
+  return out;
+}
+
+/**
+ * The node-by-node form, as the MatMul and Softmax rules emit it: ds = p * (doAug vAug^T), then
+ * dq = ds k, dkt = q^T ds and dv = (do^T p)^T (the large operand is never transposed).
+ */
+function stepForm(b: GraphBuilder, x: Values, f: Forms): string[] {
+  const { ranks } = f;
+  const r = ranks.p;
+  const ds = b.op('Mul', [b.op('MatMul', [x.dyAug, b.transpose(x.vAug, swapLast2(ranks.v))]), x.p], {}, 'attention_ds');
+  const out: string[] = [];
+  if (f.q) out.push(b.op('MatMul', [ds, b.transpose(x.kt, swapLast2(ranks.k))]));
+  if (f.k) out.push(b.op('MatMul', [b.transpose(x.q, swapLast2(ranks.q)), ds]));
+  if (f.v) out.push(b.transpose(b.op('MatMul', [b.transpose(x.dO, swapLast2(r)), x.p]), swapLast2(r)));
+  return out;
+}
