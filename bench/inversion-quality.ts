@@ -12,9 +12,7 @@
  * step's reachable residual grows as T shrinks. Fixed-point runs --fixed-point-iters (10)
  * iterations per step. Progress goes to stderr.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { totalmem } from 'node:os';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { modelRegistry } from '../models/registry.ts';
@@ -23,6 +21,7 @@ import { DiffusionPipeline } from '../shared/diffusion/pipeline/diffusion-pipeli
 import { prepareGradientGraph } from '../shared/diffusion/prepare-gradient-graph.ts';
 import { invertImages, type ImageInput, type InversionMethod, type InversionParams } from '../shared/inversion/invert-images.ts';
 import type { InversionMetrics } from '../shared/inversion/outputs/inversion-metrics.ts';
+import { commandLine, gitRevision, list, machine, stepCounts } from './report-context.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const MODEL_DIR = join(ROOT, 'models/tiny');
@@ -40,17 +39,8 @@ const { values } = parseArgs({
   },
 });
 
-function list(flag: string, text: string): string[] {
-  const items = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (items.length === 0) throw new Error(`--${flag} expects a comma-separated list, got '${text}'`);
-  return [...new Set(items)];
-}
 
-const stepsList = list('steps', values.steps).map((s) => {
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error(`--steps expects integers in 1..1000, got '${s}'`);
-  return n;
-});
+const stepsList = stepCounts(values.steps);
 const methods = list('methods', values.methods).map((m) => {
   if (!(METHODS as readonly string[]).includes(m)) throw new Error(`--methods expects some of ${METHODS.join(', ')}, got '${m}'`);
   return m as InversionMethod;
@@ -96,35 +86,8 @@ const sets: ImageSet[] = [
   { id: 'holdout', title: 'held out', images: loadFiles(Object.values(holdoutJson.holdoutFiles).map((f) => join(MODEL_DIR, f))) },
 ];
 
-function machine(): string {
-  let cpu = 'unknown CPU';
-  try {
-    cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpu;
-  } catch {
-    // Not Linux: the model name stays unknown rather than failing the run.
-  }
-  let nproc = 'unknown';
-  try {
-    nproc = execFileSync('nproc', { encoding: 'utf8' }).trim();
-  } catch {
-    // nproc is coreutils; its absence should not cost a finished run its report.
-  }
-  return `${nproc} CPUs (\`nproc\`), ${cpu}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB memory, Node ${process.version}`;
-}
 
-function gitRevision(): string {
-  try {
-    return execFileSync('git', ['describe', '--always', '--dirty'], { cwd: ROOT, encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown (not a git checkout)';
-  }
-}
 
-/** The command as typed, so the report says how to reproduce it. */
-function commandLine(): string {
-  const quote = (a: string) => (/^[\w./,=:+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
-  return ['npx tsx bench/inversion-quality.ts', ...process.argv.slice(2).map(quote)].join(' ');
-}
 
 interface Row {
   steps: number;
@@ -236,7 +199,7 @@ const report = [
   '',
   `- Machine: ${machine()}`,
   `- Date: ${new Date().toISOString()}; revision: ${gitRevision()}; wall time ${wallSeconds.toFixed(0)} s`,
-  `- Command: \`${commandLine()}\``,
+  `- Command: \`${commandLine('bench/inversion-quality.ts')}\``,
   `- Model: \`models/tiny\` (${tiny.displayName}), sampler ${tiny.scheduler.kind}, seed 0, guidance ${defaults.guidance}, unconditional`,
   `- PreciseInv: eta ${stepsList.map((t) => `${etaFor(t)} at T=${t}`).join(', ')} (threshold on each step's mean squared residual in x_0 units, ` +
     `mean(r^2) / alpha_{i-1}^2), L-BFGS directions, at most ${maxIters} iterations per step. ` +
