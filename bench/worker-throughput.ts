@@ -6,7 +6,7 @@
  *
  *   npx tsx bench/worker-throughput.ts [--model DIR] [--images N] [--batch B1,B2,...] [--rounds R] [--steps T]
  *
- * Defaults: models/tiny with its registry defaults (PreciseInv, 10 steps, eta 1e-2, at most 20
+ * Defaults: models/tiny with its registry defaults (PreciseInv, 10 steps, eta 1e-4, at most 200
  * iterations per step), 8 images of 64x64, batches 1, 4 and 8, 2 rounds. A --model folder is
  * served under the registry id `tiny` (its resolution rule and defaults).
  */
