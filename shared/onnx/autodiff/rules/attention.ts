@@ -6,7 +6,7 @@
  * ds = p * (dp - rowsum(dp * p)), and two products that contract p and ds over their row index
  * (dv = p^T do, dk = q^T ds), which MLAS can only run by first transposing or repacking the
  * large operand. With d = head dim of q and dv of v, and the factors of softmax.ts
- * (doAug = [do, -rowsum(do * o)], vAug = [v, 1], so ds = p * (doAug vAug^T)):
+ * (doAug = [do, rowsum(do * o)], vAug = [v, -1], so ds = p * (doAug vAug^T)):
  *
  *   dq_ia = sum_c doAug_ic (p U)_i(a,c)           U_j(a,c) = k^T_ja vAug_jc
  *   dk^T_ja = sum_c vAug_jc (p^T W)_j(a,c)         W_i(a,c) = q_ia doAug_ic

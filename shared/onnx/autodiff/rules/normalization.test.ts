@@ -24,16 +24,21 @@ interface NormCase {
   attrs: Record<string, Attr>;
   /** Extra outputs of the forward node (LayerNormalization's Mean and InvStdDev). */
   outputs?: number;
+  /** Scale and bias as constant ones and zeros (as exports of GroupNorm and affine-free norms have). */
+  unitScale?: boolean;
 }
 
 function normModel(c: NormCase, elemType: number): ModelProto {
+  const count = c.scale.reduce((p, q) => p * q, 1);
   return tinyModel({
     opset: c.opset,
     inputs: [
       { name: 'x', dims: c.declared ?? c.x, elemType },
-      { name: 'scale', dims: c.scale, elemType },
-      { name: 'bias', dims: c.scale, elemType },
+      ...(c.unitScale ? [] : [{ name: 'scale', dims: c.scale, elemType }, { name: 'bias', dims: c.scale, elemType }]),
     ],
+    constants: c.unitScale
+      ? [{ name: 'scale', dims: c.scale, values: new Array<number>(count).fill(1), elemType }, { name: 'bias', dims: c.scale, values: new Array<number>(count).fill(0), elemType }]
+      : [],
     build: (b: GraphBuilder) => {
       const y = b.node(c.op, ['x', 'scale', 'bias'], c.attrs, c.outputs ?? 1)[0]!;
       // A nonlinear consumer makes the cotangent reaching the norm depend on x.
@@ -44,7 +49,7 @@ function normModel(c: NormCase, elemType: number): ModelProto {
 
 async function adjointSeeds(c: NormCase, elemType: number, tol: number, seeds: number[]) {
   const model = normModel(c, elemType);
-  const dims = { x: c.x, scale: c.scale, bias: c.scale };
+  const dims: Record<string, number[]> = c.unitScale ? { x: c.x } : { x: c.x, scale: c.scale, bias: c.scale };
   for (const seed of seeds) {
     const step = elemType === D ? 1e-5 : 1e-2;
     const r = await runAdjoint(model, { wrt: 'x', of: model.graph.output[0]!.name, dims, seed, step });
@@ -93,6 +98,7 @@ const layerNormCases: NormCase[] = [
   { name: 'axis 0 (everything)', opset: 21, op: 'LayerNormalization', x: [3, 7], scale: [3, 7], attrs: { axis: attr.int(0) } },
   { name: 'symbolic batch and length', opset: 17, op: 'LayerNormalization', x: [2, 5, 6], declared: ['n', 'l', 6], scale: [6], attrs: { axis: attr.int(-1) } },
   { name: 'symbolic normalized dim, axis -2', opset: 18, op: 'LayerNormalization', x: [2, 5, 3], declared: [2, 'l', 3], scale: [5, 3], attrs: { axis: attr.int(-2) } },
+  { name: 'constant unit scale, zero bias', opset: 17, op: 'LayerNormalization', x: [2, 5, 6], declared: ['n', 'l', 6], scale: [6], attrs: {}, unitScale: true },
 ];
 
 describe('LayerNormalization input gradient', () => {
@@ -129,6 +135,7 @@ const instanceCases: NormCase[] = [
   { name: '1-D spatial, eps 1e-2', opset: 17, op: 'InstanceNormalization', x: [3, 2, 9], scale: [2], attrs: { epsilon: attr.float(1e-2) } },
   { name: 'symbolic spatial dims', opset: 18, op: 'InstanceNormalization', x: [1, 4, 6, 5], declared: ['n', 4, 'h', 'w'], scale: [4], attrs: {} },
   { name: 'symbolic spatial dims (manual statistics)', opset: 16, op: 'InstanceNormalization', x: [2, 2, 3, 5], declared: ['n', 2, 'h', 'w'], scale: [2], attrs: {} },
+  { name: 'constant unit scale, zero bias (GroupNorm as exported)', opset: 18, op: 'InstanceNormalization', x: [2, 3, 10], declared: ['n', 3, 'm'], scale: [3], attrs: {}, unitScale: true },
 ];
 
 describe('InstanceNormalization input gradient', () => {
@@ -149,6 +156,7 @@ const groupCases: NormCase[] = [
   { name: 'opset 21, per-channel scale, 2 groups of 3', opset: 21, op: 'GroupNormalization', x: [2, 6, 5, 3], scale: [6], attrs: { num_groups: attr.int(2) } },
   { name: 'opset 21, groups = channels, symbolic dims', opset: 21, op: 'GroupNormalization', x: [2, 4, 3, 3], declared: ['n', 4, 'h', 'w'], scale: [4], attrs: { num_groups: attr.int(4) } },
   { name: 'opset 18, symbolic dims', opset: 18, op: 'GroupNormalization', x: [1, 6, 5, 2], declared: ['n', 6, 'h', 'w'], scale: [2], attrs: { num_groups: attr.int(2) } },
+  { name: 'opset 21, constant unit scale', opset: 21, op: 'GroupNormalization', x: [2, 4, 3, 3], scale: [4], attrs: { num_groups: attr.int(2) }, unitScale: true },
 ];
 
 describe('GroupNormalization input gradient', () => {

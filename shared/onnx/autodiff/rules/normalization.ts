@@ -74,6 +74,17 @@ function onlyData(ctx: VjpContext, what: string): void {
   if (ctx.wants(2)) ctx.fail(`the ${what} bias lies on the gradient path; only the data input gradient is supported`);
 }
 
+/**
+ * dy * scale, where a constant all-ones scale (GroupNorm exported as InstanceNormalization over
+ * groups, LayerNorm without affine parameters) costs nothing: such scales are common, and at
+ * small sizes every full-size op counts.
+ */
+function scaled(ctx: VjpContext, dy: string, scale: () => string): string {
+  const values = ctx.constInts(1);
+  if (values && values.length > 0 && values.every((v) => v === 1)) return dy;
+  return ctx.b.mul(dy, scale());
+}
+
 function dimsOf(ctx: VjpContext, name: string): (number | null)[] {
   return ctx.shape(name).dims ?? ctx.fail(`rank of '${name}' is unknown`);
 }
@@ -98,8 +109,7 @@ const layerNorm: VjpRule = (ctx: VjpContext) => {
   } else {
     stats = standardize(ctx, xc, dims, axis, ctx.attrFloat('epsilon', 1e-5), ct);
   }
-  const scale = toType(ctx, ctx.input(1), ctx.shape(ctx.input(1)).elemType || et, ct);
-  const g = b.mul(toType(ctx, ctx.dy()!, et, ct), scale);
+  const g = scaled(ctx, toType(ctx, ctx.dy()!, et, ct), () => toType(ctx, ctx.input(1), ctx.shape(ctx.input(1)).elemType || et, ct));
   return [toType(ctx, backward(ctx, g, stats, axis, rank), ct, et)];
 };
 
@@ -113,8 +123,7 @@ const instanceNorm: VjpRule = (ctx: VjpContext) => {
   const et = ctx.shape(x).elemType;
   const ct = computeType(et);
   const stats = standardize(ctx, toType(ctx, x, et, ct), dims, 2, ctx.attrFloat('epsilon', 1e-5), ct);
-  const scale = b.unsqueeze(toType(ctx, ctx.input(1), et, ct), range(1, rank - 1));
-  const g = b.mul(toType(ctx, ctx.dy()!, et, ct), scale);
+  const g = scaled(ctx, toType(ctx, ctx.dy()!, et, ct), () => b.unsqueeze(toType(ctx, ctx.input(1), et, ct), range(1, rank - 1)));
   return [toType(ctx, backward(ctx, g, stats, 2, rank), ct, et)];
 };
 
@@ -141,11 +150,11 @@ const groupNorm: VjpRule = (ctx: VjpContext) => {
   const groupSize = rest.every((d) => d !== null) ? (rest as number[]).reduce((p, d) => p * d, 1) / groups : null;
   const xr = b.reshape(toType(ctx, x, et, ct), grouped);
   const stats = standardize(ctx, xr, [dims[0]!, groups, groupSize], 2, ctx.attrFloat('epsilon', 1e-5), ct);
-  const scale = toType(ctx, ctx.input(1), et, ct);
+  const scale = () => toType(ctx, ctx.input(1), et, ct);
   const dy = toType(ctx, ctx.dy()!, et, ct);
   const gr = perChannel
-    ? b.reshape(b.mul(dy, b.unsqueeze(scale, range(1, rank - 1))), grouped)
-    : b.mul(b.reshape(dy, grouped), b.unsqueeze(scale, [1]));
+    ? b.reshape(scaled(ctx, dy, () => b.unsqueeze(scale(), range(1, rank - 1))), grouped)
+    : scaled(ctx, b.reshape(dy, grouped), () => b.unsqueeze(scale(), [1]));
   const dxr = backward(ctx, gr, stats, 2, 3);
   const target = dims.every((d) => d !== null) ? b.int64s(dims as number[], 'shape') : b.shapeOf(x);
   return [toType(ctx, b.reshape(dxr, target), ct, et)];

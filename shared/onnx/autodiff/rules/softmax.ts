@@ -50,9 +50,10 @@ export function swapLast2(rank: number): number[] {
 }
 
 /**
- * For o = softmax(x) v with cotangent dO: dyAug = [dO, -s] with s = rowsum(dO * o), and
- * vAug = [v, 1], so that dyAug vAug^T = dO v^T - s 1^T, the softmax input's cotangent before
- * the final product with the probabilities. Everything here is [tokens x head dim] in size.
+ * For o = softmax(x) v with cotangent dO: dyAug = [dO, s] with s = rowsum(dO * o), and
+ * vAug = [v, -1], so that dyAug vAug^T = dO v^T - s 1^T, the softmax input's cotangent before
+ * the final product with the probabilities. Everything here is [tokens x head dim] in size. The
+ * column of -1 is one Pad (no shape arithmetic), and the sign sits there rather than on s.
  */
 export function centringFactors(ctx: VjpContext, dO: string, o: string, v: string, vDims: readonly (number | null)[], elemType: number): { dyAug: string; vAug: string } {
   const b = ctx.b;
@@ -65,13 +66,11 @@ export function centringFactors(ctx: VjpContext, dO: string, o: string, v: strin
   } else {
     s = b.reduceSum(b.mul(dO, o), [last], true);
   }
-  const onesShape = vDims.every((d) => typeof d === 'number')
-    ? b.int64s([...(vDims.slice(0, -1) as number[]), 1])
-    : b.op('Concat', [b.op('Slice', [b.shapeOf(v), b.int64s([0]), b.int64s([-1])]), b.int64s([1])], { axis: attr.int(0) });
-  const ones = b.op('Expand', [b.scalar(1, elemType, 'one'), onesShape]);
+  const pads = new Array<number>(2 * vDims.length).fill(0);
+  pads[2 * vDims.length - 1] = 1;
   return {
-    dyAug: b.op('Concat', [dO, b.neg(s)], { axis: attr.int(-1) }),
-    vAug: b.op('Concat', [v, ones], { axis: attr.int(-1) }),
+    dyAug: b.op('Concat', [dO, s], { axis: attr.int(-1) }),
+    vAug: b.op('Pad', [v, b.int64s(pads, 'pads'), b.scalar(-1, elemType, 'minus_one')]),
   };
 }
 
