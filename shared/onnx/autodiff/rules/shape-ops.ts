@@ -28,6 +28,12 @@ function intOp(b: GraphBuilder, op: 'Add' | 'Sub' | 'Mul' | 'Max' | 'Min', x: In
     const f = { Add: x + y, Sub: x - y, Mul: x * y, Max: Math.max(x, y), Min: Math.min(x, y) };
     return f[op];
   }
+  // Identities, so shape arithmetic around symbolic dims emits no node for them (each node
+  // costs a few microseconds per run however small its tensors).
+  if ((op === 'Add' || op === 'Sub') && y === 0) return x;
+  if (op === 'Add' && x === 0) return y;
+  if (op === 'Mul' && y === 1) return x;
+  if (op === 'Mul' && x === 1) return y;
   return b.op(op, [intTensor(b, x), intTensor(b, y)]);
 }
 
