@@ -13,11 +13,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { prepareGradientGraph } from '../shared/diffusion/prepare-gradient-graph.ts';
+import { commandLine, gitRevision, machine } from './report-context.ts';
 
 const { values } = parseArgs({
   options: {
@@ -72,6 +73,7 @@ const fixtures = readdirSync(values.fixtures!)
   .sort();
 const loadBefore = load();
 const started = new Date();
+const revision = gitRevision();
 const rows: string[] = [];
 const verdicts: string[] = [];
 for (const name of fixtures) await prepareGradientGraph(join(values.fixtures!, name));
@@ -96,10 +98,9 @@ for (const name of fixtures) {
 const table = [
   '# Gradient graph cost vs forward, ONNX Runtime (CPU) beside torch autograd',
   '',
-  `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, shared with other work: ` +
-    `load average (1 / 5 / 15 min) ${loadBefore} at the start, ${load()} at the end. ` +
-    `Intra-op threads ${values.threads} for both; medians of ${values.runs} alternating forward / gradient runs after 3 warm-up pairs; batch 2, ${values.latent ? `${values.latent}x${values.latent} latents` : "the fixture's vjp_reference inputs (16x16 latents)"}.`,
-  `Command: \`npx tsx bench/vjp-overhead.ts --threads ${values.threads} --runs ${values.runs}${values.latent ? ` --latent ${values.latent}` : ''}${only ? ` --fixtures-only ${only.join(',')}` : ''}\` (${started.toISOString().slice(0, 16).replace('T', ' ')} UTC).`,
+  `Machine: ${machine()}, shared with other work: load average (1 / 5 / 15 min) ${loadBefore} at the start, ${load()} at the end.`,
+  `Intra-op threads ${values.threads} for both; medians of ${values.runs} alternating forward / gradient runs after 3 warm-up pairs; batch 2, ${values.latent ? `${values.latent}x${values.latent} latents` : "the fixture's vjp_reference inputs (16x16 latents)"}.`,
+  `Command: \`${commandLine('bench/vjp-overhead.ts')}\` at revision ${revision}, ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
   '',
   'Ours = gradient graph (forward output + VJP w.r.t. the latent) time / forward time. Torch = (forward + backward w.r.t. the latent, parameters frozen) / forward, same weights.',
   'Ratios from wall time (bold) and from process CPU time, which load from other processes inflates less; each side alternates its two runs in one process.',
