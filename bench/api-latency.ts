@@ -4,11 +4,11 @@
  * Usage: npx tsx bench/api-latency.ts [--seconds 5] [--concurrency 16]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startServer } from '../functions/api/server.ts';
+import { freePort } from '../functions/api/testing/free-port.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '16' } } });
 const seconds = Number(values.seconds);
@@ -16,13 +16,6 @@ const concurrency = Number(values.concurrency);
 const KEY = 'pk_bench';
 const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** Runs `request` from `concurrency` loops for `seconds`; latencies in ms. */
 async function load(request: () => Promise<Response>): Promise<{ latencies: number[]; errors: number; elapsed: number }> {

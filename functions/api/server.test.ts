@@ -1,5 +1,4 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,14 +6,8 @@ import type { JobView } from '../../shared/contracts/job-view.ts';
 import { StepRunner } from '../worker/worker.scenarios.ts';
 import { startServer } from './server.ts';
 import { PNG_BYTES, uploadForm } from './testing/local-api.ts';
+import { freePort } from './testing/free-port.ts';
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 describe('the one-machine server', () => {
   it('takes a job through HTTP from create to downloaded latent, with a generated development key', async () => {

@@ -3,7 +3,6 @@
  * a server stopped mid-job, restarted on the same data folder, resuming to the uninterrupted result.
  */
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -16,16 +15,10 @@ import { EngineRunner } from './engine-runner.ts';
 import type { InversionResult, InversionRunner, InversionTask } from './inversion-runner.ts';
 import { gradientPng } from '../../shared/diffusion/testing/gradient-png.ts';
 import { jsonLogger } from './worker-logger.ts';
+import { freePort } from '../api/testing/free-port.ts';
 
 const silent = jsonLogger({}, () => undefined);
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 class Client {
   constructor(
