@@ -5,7 +5,7 @@
  */
 import { END_OF_TEXT, START_OF_TEXT, byteSymbols, cleanPromptText, splitWords } from './clip-text.ts';
 import { type SpecialTokens, type TokenizerFileTexts, type TokenizerFiles, parseTokenizerFiles, readTokenizerFolder } from './tokenizer-files.ts';
-import { packTokenRows, type IdType, type TokenizedBatch } from './token-batch.ts';
+import { packTokenRows, padRow, type IdType, type TokenizedBatch } from './token-batch.ts';
 
 /** CLIP's text encoders have 77 position embeddings. */
 export const CLIP_MAX_LENGTH = 77;
@@ -64,11 +64,7 @@ export class ClipTokenizer {
 
   /** Start token, the prompt's ids truncated to fit, end token, then padding to maxLength. */
   encode(text: string): { ids: number[]; length: number } {
-    const body = this.encodeText(text).slice(0, this.maxLength - 2);
-    const ids = [this.bosId, ...body, this.eosId];
-    const length = ids.length;
-    while (ids.length < this.maxLength) ids.push(this.padId);
-    return { ids, length };
+    return padRow([this.bosId, ...this.encodeText(text).slice(0, this.maxLength - 2), this.eosId], this.maxLength, this.padId);
   }
 
   encodeBatch(texts: readonly string[], idType: 'int32'): TokenizedBatch<Int32Array>;

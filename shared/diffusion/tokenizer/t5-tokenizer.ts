@@ -13,7 +13,7 @@
  *   match over the whole text, spaces are collapsed and trimmed per normalizer_spec, scores add in
  *   float32, and byte fallback follows trainer_spec.
  */
-import { packTokenRows, type IdType, type TokenizedBatch } from './token-batch.ts';
+import { packTokenRows, padRow, type IdType, type TokenizedBatch } from './token-batch.ts';
 import { PrecompiledCharsmap } from './t5-charsmap.ts';
 import { type AddedToken, type T5TokenizerFileContents, type T5TokenizerFiles, TokenizerFileError, parseT5TokenizerFiles, readT5TokenizerFolder } from './t5-files.ts';
 import { type NormalizerSpec, PieceType } from './t5-sentencepiece-model.ts';
@@ -154,11 +154,7 @@ export class T5Tokenizer {
 
   /** The prompt's ids truncated to leave room for </s>, then </s>, then padding to maxLength. */
   encode(text: string): { ids: number[]; length: number } {
-    const ids = this.encodeText(text).slice(0, this.maxLength - 1);
-    ids.push(this.eosId);
-    const length = ids.length;
-    while (ids.length < this.maxLength) ids.push(this.padId);
-    return { ids, length };
+    return padRow([...this.encodeText(text).slice(0, this.maxLength - 1), this.eosId], this.maxLength, this.padId);
   }
 
   encodeBatch(texts: readonly string[], idType: 'int32'): TokenizedBatch<Int32Array>;

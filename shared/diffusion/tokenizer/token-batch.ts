@@ -10,6 +10,12 @@ export interface TokenizedBatch<T extends Int32Array | BigInt64Array = Int32Arra
   dims: [number, number];
 }
 
+/** A prompt's ids (special tokens included) padded with `padId` to `maxLength`; `length` counts the real ones. */
+export function padRow(ids: number[], maxLength: number, padId: number): { ids: number[]; length: number } {
+  const length = ids.length;
+  return { ids: [...ids, ...new Array<number>(Math.max(0, maxLength - length)).fill(padId)], length };
+}
+
 /** Packs padded rows (each `maxLength` ids, the first `length` of them real) into one batch. */
 export function packTokenRows(rows: readonly { ids: number[]; length: number }[], maxLength: number, idType: IdType): TokenizedBatch {
   const ids = rows.flatMap((row) => row.ids);
