@@ -15,3 +15,9 @@ export function meanSquare(x: Float32Array): number {
   for (let i = 0; i < x.length; i++) s += x[i]! * x[i]!;
   return s / x.length;
 }
+
+export function dot(u: Float32Array, v: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < u.length; i++) s += u[i]! * v[i]!;
+  return s;
+}

@@ -69,11 +69,16 @@ export type ImageResult =
 /** Thrown out of the step loop once every image of a batch is aborted. */
 class BatchAborted extends Error {}
 
+/** The descent directions a run uses: PreciseInv's (lbfgs unless asked otherwise), none for the other methods. */
+function descentOf(params: Pick<InversionParams, 'method' | 'descent'>): DescentDirection | undefined {
+  return params.method === 'preciseinv' ? (params.descent ?? 'lbfgs') : undefined;
+}
+
 export function stepSolver(params: Pick<InversionParams, 'method' | 'eta' | 'maxIters' | 'descent'>): StepSolver {
   switch (params.method) {
     case 'ddim': return ddimInversion;
     case 'fixed-point': return fixedPointInversion(Math.max(params.maxIters, 1));
-    case 'preciseinv': return preciseInversion({ eta: params.eta, maxIters: params.maxIters, direction: params.descent ?? 'lbfgs' });
+    case 'preciseinv': return preciseInversion({ eta: params.eta, maxIters: params.maxIters, direction: descentOf(params)! });
   }
 }
 
@@ -114,6 +119,7 @@ export async function invertImages(
     throw new Error(`model '${params.model}' has no gradient graph: run \`preciseinv prepare <model-dir>\` first, or choose --method ddim or fixed-point`);
   }
   const solver = stepSolver(params);
+  const descent = descentOf(params);
 
   // Images of one size (and resume point, so they step in lockstep) go through the model together.
   const groups = new Map<string, typeof prepared>();
@@ -182,7 +188,7 @@ export async function invertImages(
         method: params.method,
         eta: params.eta,
         maxIters: params.maxIters,
-        ...(params.method === 'preciseinv' ? { descent: params.descent ?? 'lbfgs' } : {}),
+        ...(descent ? { descent } : {}),
         guidance: params.guidance,
         prompt: params.prompt,
         seed: params.seed,
@@ -205,7 +211,7 @@ export async function invertImages(
           steps: params.steps,
           eta: params.eta,
           maxIters: params.maxIters,
-          descent: params.method === 'preciseinv' ? (params.descent ?? 'lbfgs') : null,
+          descent: descent ?? null,
           guidance: params.guidance,
           width,
           height,

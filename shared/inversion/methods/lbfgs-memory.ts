@@ -7,12 +7,7 @@
  * the problem is badly conditioned there and plain gradient descent needs hundreds of
  * iterations; curvature pairs cut that to tens at the cost of a few vector operations.
  */
-
-function dot(u: Float32Array, v: Float32Array): number {
-  let s = 0;
-  for (let k = 0; k < u.length; k++) s += u[k]! * v[k]!;
-  return s;
-}
+import { dot } from '../batch.ts';
 
 export class LbfgsMemory {
   private readonly s: Float32Array[] = [];
@@ -20,6 +15,10 @@ export class LbfgsMemory {
   private readonly rho: number[] = [];
 
   constructor(private readonly capacity: number) {
+    LbfgsMemory.checkCapacity(capacity);
+  }
+
+  static checkCapacity(capacity: number): void {
     if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`L-BFGS memory must be a positive integer, got ${capacity}`);
   }
 

@@ -14,7 +14,7 @@
  * Cost: each iteration is one forward run per line-search trial (to get the loss, which the
  * cotangent r depends on) plus one gradient-graph run at the accepted point.
  */
-import { meanSquare, pack, unpack } from '../batch.ts';
+import { dot, meanSquare, pack, unpack } from '../batch.ts';
 import { LbfgsMemory } from './lbfgs-memory.ts';
 import { invertAffine, type StepSolver } from './step-solver.ts';
 
@@ -50,11 +50,6 @@ interface ImageState {
   stalled: boolean;
 }
 
-function dot(u: Float32Array, v: Float32Array): number {
-  let s = 0;
-  for (let k = 0; k < u.length; k++) s += u[k]! * v[k]!;
-  return s;
-}
 
 export function preciseInversion(options: PreciseInvOptions): StepSolver {
   const { eta, maxIters } = options;
@@ -63,7 +58,7 @@ export function preciseInversion(options: PreciseInvOptions): StepSolver {
   const direction = options.direction ?? 'lbfgs';
   if (direction !== 'lbfgs' && direction !== 'gradient') throw new Error(`direction must be 'lbfgs' or 'gradient', got '${String(direction)}'`);
   const memorySize = options.memory ?? 8;
-  if (direction === 'lbfgs') new LbfgsMemory(memorySize); // validates the size up front
+  if (direction === 'lbfgs') LbfgsMemory.checkCapacity(memorySize);
   const c = options.armijo ?? 1e-4;
   const maxBacktracks = options.maxBacktracks ?? 30;
 
