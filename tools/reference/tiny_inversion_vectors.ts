@@ -15,7 +15,7 @@ import { decodeImage } from '../../shared/diffusion/image/decode-image.ts';
 import { prepareImage } from '../../shared/diffusion/image/prepare-image.ts';
 import { float32Tensor, parseSafetensors, serializeSafetensors, tensorToFloat64 } from '../../shared/formats/safetensors.ts';
 
-export const VECTOR_SETTINGS = { image: 'models/tiny/holdout/chelsea.png', size: 32, steps: 4, eta: 1e-4, maxIters: 20 } as const;
+const VECTOR_SETTINGS = { image: 'models/tiny/holdout/chelsea.png', size: 32, steps: 4, eta: 1e-4, maxIters: 20 } as const;
 const OUT = 'shared/inversion/testdata/tiny-torch-inversion.safetensors';
 
 const s = VECTOR_SETTINGS;
