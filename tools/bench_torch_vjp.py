@@ -2,6 +2,11 @@
 
 Rebuilds each fixture's denoiser from its seed (the same weights as the committed ONNX files),
 freezes the parameters and differentiates w.r.t. the latent only, at batch 2 and 16x16 latents.
+Two modes: `eager` calls the module from Python, so its forward also pays the interpreter's cost
+per submodule (at these tiny sizes several times ONNX Runtime's whole forward), which backward,
+run by autograd's C++ engine, does not; `traced` runs the same module through torch.jit.trace,
+whose forward and backward both run without Python in the loop (outputs are checked identical to
+eager's before timing). The traced ratio is the like-for-like reference for a graph runtime.
 Each fixture runs in its own process so peakRssMb is that fixture's own peak. Forward and
 forward+backward calls alternate in one timing loop, so a change of load on a shared machine
 affects both sides of the ratio alike; the loop stops after --runs pairs or --max-seconds,
@@ -9,7 +14,7 @@ whichever comes first (`runs` in the output says how many were taken). Medians o
 (forwardMs, forwardBackwardMs, ratio) and of process CPU time (forwardCpuMs,
 forwardBackwardCpuMs, cpuRatio) are reported. Prints one JSON line per (fixture, thread count):
 
-    tools/.venv/bin/python tools/bench_torch_vjp.py [--threads N ...] [--runs 20] [--fixtures NAME ...]
+    tools/.venv/bin/python tools/bench_torch_vjp.py [--threads N ...] [--runs 20] [--modes eager traced] [--fixtures NAME ...]
 """
 from __future__ import annotations
 
@@ -51,7 +56,16 @@ def median_pair(first, second, runs: int, warmup: int, max_seconds: float) -> tu
     return {k: statistics.median(v) for k, v in times.items()}, len(times["wall1"])
 
 
-def measure(name: str, threads: list[int], runs: int, warmup: int, max_seconds: float) -> list[dict]:
+def traced(module: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> torch.jit.ScriptModule:
+    """The module through torch.jit.trace, checked to give eager's output bit for bit."""
+    script = torch.jit.trace(module, tuple(inputs.values()), check_trace=False)
+    with torch.no_grad():
+        if not torch.equal(script(*inputs.values()), module(*inputs.values())):
+            raise SystemExit("traced module output differs from eager; not a like-for-like baseline")
+    return script
+
+
+def measure(name: str, threads: list[int], modes: list[str], runs: int, warmup: int, max_seconds: float) -> list[dict]:
     fixture = FIXTURES_BY_NAME[name]
     family = fixture.spec
     module = build_denoiser(family)
@@ -67,21 +81,25 @@ def measure(name: str, threads: list[int], runs: int, warmup: int, max_seconds: 
         out_shape = module(*inputs.values()).shape
     grad_out = cotangent(family, out_shape).to(inputs[family.wrt].dtype)
 
-    def forward():
-        with torch.no_grad():
-            module(*inputs.values())
+    def timed(run) -> tuple:
+        def forward():
+            with torch.no_grad():
+                run(*inputs.values())
 
-    def forward_backward():
-        args = list(inputs.values())
-        args[wrt] = args[wrt].detach().requires_grad_(True)
-        out = module(*args)
-        torch.autograd.grad(out, args[wrt], grad_out)
+        def forward_backward():
+            args = list(inputs.values())
+            args[wrt] = args[wrt].detach().requires_grad_(True)
+            out = run(*args)
+            torch.autograd.grad(out, args[wrt], grad_out)
+
+        return forward, forward_backward
 
     rows = []
-    for n in threads:
+    for mode, n in [(mode, n) for mode in modes for n in threads]:
         torch.set_num_threads(n)
+        forward, forward_backward = timed(module if mode == "eager" else traced(module, inputs))
         m, pairs = median_pair(forward, forward_backward, runs, warmup, max_seconds)
-        rows.append({"fixture": name, "forwardMs": round(m["wall1"], 3), "forwardBackwardMs": round(m["wall2"], 3),
+        rows.append({"fixture": name, "mode": mode, "forwardMs": round(m["wall1"], 3), "forwardBackwardMs": round(m["wall2"], 3),
                      "ratio": round(m["wall2"] / m["wall1"], 3), "forwardCpuMs": round(m["cpu1"], 3),
                      "forwardBackwardCpuMs": round(m["cpu2"], 3), "cpuRatio": round(m["cpu2"] / m["cpu1"], 3),
                      "threads": n, "runs": pairs,
@@ -96,6 +114,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, nargs="*",
                         help="torch thread counts to measure (default: 1 and torch's default)")
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--modes", nargs="*", choices=["eager", "traced"], default=["eager", "traced"])
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--max-seconds", type=float, default=1.0,
                         help="time cap per measurement loop; fewer runs are taken when it is reached (at least 3)")
@@ -108,12 +127,12 @@ def main() -> int:
         specs.LATENT = args.latent
     threads = args.threads or sorted({1, torch.get_num_threads()})
     if args.worker:
-        for row in measure(args.worker, threads, args.runs, args.warmup, args.max_seconds):
+        for row in measure(args.worker, threads, args.modes, args.runs, args.warmup, args.max_seconds):
             print(json.dumps(row), flush=True)
         return 0
     for name in args.fixtures:
         cmd = [sys.executable, __file__, "--worker", name, "--runs", str(args.runs), "--warmup", str(args.warmup),
-               "--max-seconds", str(args.max_seconds), "--threads", *map(str, threads),
+               "--max-seconds", str(args.max_seconds), "--threads", *map(str, threads), "--modes", *args.modes,
                *(["--latent", str(args.latent)] if args.latent else [])]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
