@@ -109,7 +109,7 @@ const table = [
   `Command: \`${commandLine('bench/vjp-overhead.ts')}\` at revision ${revision}, ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
   '',
   'Ours = gradient graph (forward output + VJP w.r.t. the latent) time / forward time. Torch = (forward + backward w.r.t. the latent, parameters frozen) / forward, same weights,',
-  'called eagerly from Python and through torch.jit.trace (identical outputs; the traced forward has no per-module Python cost, which at these sizes is most of the eager forward).',
+  'called eagerly from Python and through torch.jit.trace (identical outputs; the traced forward has no per-module Python cost, 20-60% of the eager forward at 16x16).',
   'Ratios from wall time (bold); ours also from process CPU time, which load from other processes inflates less; each side alternates its two runs in one process.',
   "Peak RSS in MB from separate processes holding one graph each (torch: the fixture's eager process). Target: ours <= torch and <= 3 (wall), checked against each torch mode.",
   '',
