@@ -6,13 +6,11 @@
  *
  *   npx tsx bench/ort-node-overhead.ts [--nodes 1000] [--rounds 30] [--out bench/results/ort-node-overhead.md]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import { serializeModel } from '../shared/onnx/model-io.ts';
 import { tinyModel } from '../shared/onnx/testing/tiny-model.ts';
-import { commandLine, gitRevision, machine } from './report-context.ts';
+import { machine, provenance, writeReport } from './report-context.ts';
 
 const { values } = parseArgs({
   options: {
@@ -50,6 +48,7 @@ async function perNodeMicroseconds(dims: number[]): Promise<number> {
 }
 
 const shapes = [[1], [2, 64, 16, 16], [2, 64, 32, 32]];
+const started = new Date();
 const rows: string[] = [];
 for (const dims of shapes) {
   const us = await perNodeMicroseconds(dims);
@@ -60,7 +59,7 @@ const table = [
   '# ONNX Runtime (CPU) cost per node: fixed cost vs work',
   '',
   `Machine: ${machine()}. One intra-op thread; a chain of ${nodes} Add nodes (x + 1), median of ${rounds} runs after 3 warm-up runs, divided by ${nodes}.`,
-  `Command: \`${commandLine('bench/ort-node-overhead.ts')}\` at revision ${gitRevision()}, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
+  provenance('bench/ort-node-overhead.ts', started),
   '',
   'The one-element row is the fixed cost of dispatching a node; the others add the elementwise work on activations of',
   "the fixtures' size at 16x16 and 32x32 latents (64 channels, batch 2).",
@@ -70,6 +69,4 @@ const table = [
   ...rows,
   '',
 ];
-mkdirSync(dirname(values.out!), { recursive: true });
-writeFileSync(values.out!, table.join('\n'));
-console.log(`wrote ${values.out}`);
+writeReport(values.out!, table);

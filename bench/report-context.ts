@@ -3,8 +3,9 @@
  * typed) and the argument parsing the benchmark scripts share.
  */
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { relative, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -32,6 +33,18 @@ export function commandLine(script: string): string {
   const quote = (a: string) => (/^[\w./,=:+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
   const args = process.argv.slice(2).map((a) => (a.startsWith('/') ? relative(process.cwd(), a) : a));
   return [`npx tsx ${script}`, ...args.map(quote)].join(' ');
+}
+
+/** The report line naming the command, the revision and when the run started (UTC, to the minute). */
+export function provenance(script: string, started: Date, revision = gitRevision()): string {
+  return `Command: \`${commandLine(script)}\` at revision ${revision}, ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC.`;
+}
+
+/** Writes a report's lines to `path` (creating its folder) and says where. */
+export function writeReport(path: string, lines: readonly string[]): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, lines.join('\n'));
+  console.log(`wrote ${path}`);
 }
 
 /** A comma-separated flag value as distinct non-empty items. */

@@ -9,14 +9,12 @@
  *
  *   npx tsx bench/transposed-product.ts [--shapes 4x256x4,4x1024x4,1x4096x40] [--rounds 20] [--out bench/results/transposed-product.md]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import { mulberry32 } from '../shared/numeric/random.ts';
 import { serializeModel } from '../shared/onnx/model-io.ts';
 import { tinyModel } from '../shared/onnx/testing/tiny-model.ts';
-import { commandLine, gitRevision, machine } from './report-context.ts';
+import { machine, provenance, writeReport } from './report-context.ts';
 
 const { values } = parseArgs({
   options: {
@@ -55,6 +53,7 @@ function randomTensor(dims: number[], seed: number): ort.Tensor {
 }
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+const started = new Date();
 const rows: string[] = [];
 for (const spec of values.shapes!.split(',')) {
   const [b, l, d] = spec.split('x').map(Number) as [number, number, number];
@@ -82,7 +81,7 @@ const table = [
   '# Products that contract a square tensor over its row index, ONNX Runtime (CPU)',
   '',
   `Machine: ${machine()}. One intra-op thread; medians of ${values.rounds} round-robin runs after 3 warm-up runs each.`,
-  `Command: \`${commandLine('bench/transposed-product.ts')}\` at revision ${gitRevision()}, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
+  provenance('bench/transposed-product.ts', started),
   '',
   'P is [B, L, L] (an attention probability tensor), W is [B, L, D] (D head columns). Ordinary = P W;',
   'small left = W^T P with W^T given; folded = Transpose(P) W, which ONNX Runtime runs as one FusedMatMul. Times in ms; ratios to ordinary.',
@@ -93,6 +92,4 @@ const table = [
   ...rows,
   '',
 ];
-mkdirSync(dirname(values.out!), { recursive: true });
-writeFileSync(values.out!, table.join('\n'));
-console.log(`wrote ${values.out}`);
+writeReport(values.out!, table);

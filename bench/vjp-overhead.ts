@@ -14,13 +14,13 @@
  * tools/README.md); without that environment the torch columns read n/a.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { prepareGradientGraph } from '../shared/diffusion/prepare-gradient-graph.ts';
-import { commandLine, gitRevision, machine } from './report-context.ts';
+import { gitRevision, machine, provenance, writeReport } from './report-context.ts';
 
 const { values } = parseArgs({
   options: {
@@ -106,7 +106,7 @@ const table = [
   '',
   `Machine: ${machine()}, shared with other work: load average (1 / 5 / 15 min) ${loadBefore} at the start, ${load()} at the end.`,
   `Intra-op threads ${values.threads} for both; medians of ${values.runs} alternating forward / gradient runs after 3 warm-up pairs; batch 2, ${values.latent ? `${values.latent}x${values.latent} latents` : "the fixture's vjp_reference inputs (16x16 latents)"}.`,
-  `Command: \`${commandLine('bench/vjp-overhead.ts')}\` at revision ${revision}, ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
+  provenance('bench/vjp-overhead.ts', started, revision),
   '',
   'Ours = gradient graph (forward output + VJP w.r.t. the latent) time / forward time. Torch = (forward + backward w.r.t. the latent, parameters frozen) / forward, same weights,',
   'called eagerly from Python and through torch.jit.trace (identical outputs; the traced forward has no per-module Python cost, 20-60% of the eager forward at 16x16).',
@@ -118,7 +118,5 @@ const table = [
   ...rows,
   '',
 ];
-mkdirSync(dirname(values.out!), { recursive: true });
-writeFileSync(values.out!, table.join('\n'));
 console.log(verdicts.join('\n'));
-console.log(`wrote ${values.out}`);
+writeReport(values.out!, table);
