@@ -12,7 +12,9 @@ forward+backward calls alternate in one timing loop, so a change of load on a sh
 affects both sides of the ratio alike; the loop stops after --runs pairs or --max-seconds,
 whichever comes first (`runs` in the output says how many were taken). Medians of wall time
 (forwardMs, forwardBackwardMs, ratio) and of process CPU time (forwardCpuMs,
-forwardBackwardCpuMs, cpuRatio) are reported. Prints one JSON line per (fixture, thread count):
+forwardBackwardCpuMs, cpuRatio) are reported, and the fastest wall times and their ratio
+(forwardMinMs, forwardBackwardMinMs, minRatio), which interference from other work disturbs
+least. Prints one JSON line per (fixture, mode, thread count):
 
     tools/.venv/bin/python tools/bench_torch_vjp.py [--threads N ...] [--runs 20] [--modes eager traced] [--fixtures NAME ...]
 """
@@ -40,8 +42,9 @@ MIN_RUNS = 3
 
 
 def median_pair(first, second, runs: int, warmup: int, max_seconds: float) -> tuple[dict[str, float], int]:
-    """Medians of wall and process CPU milliseconds of two callables run alternately: up to `runs`
-    pairs after `warmup` untimed ones; the loop stops at `max_seconds` once MIN_RUNS pairs are in."""
+    """Medians of wall and process CPU milliseconds (and the fastest wall times) of two callables
+    run alternately: up to `runs` pairs after `warmup` untimed ones; the loop stops at
+    `max_seconds` once MIN_RUNS pairs are in."""
     for _ in range(warmup):
         first()
         second()
@@ -53,7 +56,9 @@ def median_pair(first, second, runs: int, warmup: int, max_seconds: float) -> tu
             fn()
             times["cpu" + key].append((time.process_time() - cpu) * 1000.0)
             times["wall" + key].append((time.perf_counter() - wall) * 1000.0)
-    return {k: statistics.median(v) for k, v in times.items()}, len(times["wall1"])
+    stats = {k: statistics.median(v) for k, v in times.items()}
+    stats.update({"min" + k: min(v) for k, v in times.items() if k.startswith("wall")})
+    return stats, len(times["wall1"])
 
 
 def traced(module: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> torch.jit.ScriptModule:
@@ -100,7 +105,8 @@ def measure(name: str, threads: list[int], modes: list[str], runs: int, warmup: 
         forward, forward_backward = timed(module if mode == "eager" else traced(module, inputs))
         m, pairs = median_pair(forward, forward_backward, runs, warmup, max_seconds)
         rows.append({"fixture": name, "mode": mode, "forwardMs": round(m["wall1"], 3), "forwardBackwardMs": round(m["wall2"], 3),
-                     "ratio": round(m["wall2"] / m["wall1"], 3), "forwardCpuMs": round(m["cpu1"], 3),
+                     "ratio": round(m["wall2"] / m["wall1"], 3), "forwardMinMs": round(m["minwall1"], 3),
+                     "forwardBackwardMinMs": round(m["minwall2"], 3), "minRatio": round(m["minwall2"] / m["minwall1"], 3), "forwardCpuMs": round(m["cpu1"], 3),
                      "forwardBackwardCpuMs": round(m["cpu2"], 3), "cpuRatio": round(m["cpu2"] / m["cpu1"], 3),
                      "threads": n, "runs": pairs,
                      "peakRssMb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
