@@ -111,7 +111,7 @@ const table = [
   provenance('bench/vjp-overhead.ts', started, revision),
   '',
   'Ours = gradient graph (forward output + VJP w.r.t. the latent) time / forward time. Torch = (forward + backward w.r.t. the latent, parameters frozen) / forward, same weights,',
-  'called eagerly from Python and through torch.jit.trace (identical outputs; the traced forward skips the eager one's per-module Python cost).',
+  "called eagerly from Python and through torch.jit.trace (identical outputs; the traced forward skips the eager one's per-module Python cost).",
   'Ratios of median wall times (bold) and of the fastest runs (min), which interference from other work on the machine disturbs least; each side alternates its two runs in one process.',
   "Peak RSS in MB from separate processes holding one graph each (torch: the fixture's eager process). Target: ours <= torch and <= 3, checked against each torch mode on medians and on minima (median / min).",
   '',
