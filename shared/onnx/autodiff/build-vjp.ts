@@ -155,6 +155,7 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
         return s ? new TextDecoder().decode(s) : fallback;
       },
       constInts: (k) => constIntsOf(node.input[k], constants, constantNodes, shapes),
+      constValues: (name) => constIntsOf(name, constants, constantNodes, shapes),
       origin: (name) => origins.get(name),
       setOrigin: (name, o) => origins.set(name, o),
       producer: (name) => producers.get(name),

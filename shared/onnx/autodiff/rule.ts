@@ -43,6 +43,8 @@ export interface VjpContext {
   attrString(name: string, fallback: string): string;
   /** Values of a constant (or statically known) integer input, e.g. axes or pads. */
   constInts(k: number): number[] | undefined;
+  /** Values of any constant (initializer, Constant node) or statically known value, by name. */
+  constValues(name: string): number[] | undefined;
   /** How cotangent `name` was formed, when a rule recorded it. */
   origin(name: string): MatMulLeftCotangent | undefined;
   /** Records how a cotangent this rule returns was formed. */

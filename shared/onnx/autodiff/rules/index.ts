@@ -2,6 +2,7 @@
 import type { ChainRule, VjpRule } from '../rule.ts';
 import { attentionChain } from './attention.ts';
 import { siluChain } from './silu.ts';
+import { layerNormChain } from './layer-norm-chain.ts';
 import { arithmeticRules } from './arithmetic.ts';
 import { linearRules } from './linear.ts';
 import { unaryRules } from './unary.ts';
@@ -30,4 +31,5 @@ export const vjpRules: Readonly<Record<string, VjpRule>> = {
 export const chainRules: Readonly<Record<string, readonly ChainRule[]>> = {
   MatMul: [attentionChain],
   Mul: [siluChain],
+  Div: [layerNormChain],
 };

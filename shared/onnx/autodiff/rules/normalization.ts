@@ -11,18 +11,18 @@ import { makeTensor } from '../../tensor.ts';
 import type { VjpContext, VjpRule } from '../rule.ts';
 import { isLowPrecision } from '../precision.ts';
 
-interface Stats {
+export interface Stats {
   /** Standardized input, in the compute type. */
   xhat: string;
   /** 1 / sqrt(var + eps), kept dims over the normalized axes, in the compute type. */
   invstd: string;
 }
 
-function computeType(elemType: number): number {
+export function computeType(elemType: number): number {
   return isLowPrecision(elemType) ? TensorDataType.FLOAT : elemType;
 }
 
-function toType(ctx: VjpContext, x: string, from: number, to: number): string {
+export function toType(ctx: VjpContext, x: string, from: number, to: number): string {
   return from === to ? x : ctx.b.cast(x, to);
 }
 
@@ -61,7 +61,7 @@ function standardize(ctx: VjpContext, x: string, dims: (number | null)[], axis: 
 }
 
 /** dx from g = dy * scale and the statistics, over axes [axis, rank). */
-function backward(ctx: VjpContext, g: string, s: Stats, axis: number, rank: number): string {
+export function backward(ctx: VjpContext, g: string, s: Stats, axis: number, rank: number): string {
   const b = ctx.b;
   const axes = range(axis, rank);
   const meanG = b.reduceMean(g, axes, true);
