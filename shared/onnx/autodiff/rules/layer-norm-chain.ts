@@ -6,7 +6,8 @@
  * g = dy, the gradient is the one LayerNormalization has, from the forward's own y and s:
  *   dx = (g - mean(g) - y * mean(g * y)) / s
  * Node by node, the Div, Sqrt, Add, ReduceMean, Pow and Sub rules take about twenty nodes and a
- * dozen full-size passes per normalization; this takes seven nodes, five of them full-size.
+ * dozen full-size passes per normalization; this takes eight nodes: five full-size elementwise
+ * ops, two reductions and one per-row reciprocal.
  */
 import type { NodeProto } from '../../proto/types.ts';
 import type { ChainRule, VjpContext } from '../rule.ts';
