@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { attr } from '../graph-builder.ts';
 import { buildVjpGraph } from './build-vjp.ts';
 import { runAdjoint } from '../testing/adjoint.ts';
 import { tinyModel } from '../testing/tiny-model.ts';
@@ -20,6 +21,28 @@ function chunkedGeglu(opset: number) {
 }
 
 describe('reverse-mode traversal', () => {
+  it('emits no gradient for a factor tied to the input only through its shape', async () => {
+    // The TorchScript attention scale: q * sqrt(1 / sqrt(d)), d read from q's shape. Its cotangent
+    // could only end in the Shape; the dead nodes would be pruned, but need not be built at all.
+    const model = tinyModel({
+      opset: 14,
+      inputs: [{ name: 'x', dims: ['N', 5, 4] }],
+      build: (b) => {
+        const d = b.cast(b.op('Gather', [b.op('Shape', ['x']), b.int64Scalar(2)], { axis: attr.int(0) }), F);
+        const scale = b.op('Sqrt', [b.op('Reciprocal', [b.op('Sqrt', [d])])]);
+        return [{ name: b.mul(b.op('Tanh', ['x']), scale), dims: ['N', 5, 4] }];
+      },
+    });
+    const of = model.graph.output[0]!.name;
+    const emitted: string[] = [];
+    buildVjpGraph(model, { wrt: 'x', of, onEmit: (node, nodes) => nodes.forEach((n) => emitted.push(`${node.opType}>${n.opType}`)) });
+    // dy * scale for the Mul, and the Tanh derivative; nothing for the scale's own chain.
+    expect(emitted.filter((e) => e.startsWith('Mul>'))).toEqual(['Mul>Mul']);
+    expect(emitted.filter((e) => /^(Sqrt|Reciprocal|Cast)>/.test(e))).toEqual([]);
+    const r = await runAdjoint(model, { wrt: 'x', of, dims: { x: [2, 5, 4] } });
+    expect(r.relError).toBeLessThan(2e-3);
+  });
+
   it('chunk-style Slices that tile an axis get one Concat instead of a sum of padded zeros', async () => {
     const model = chunkedGeglu(17);
     const vjp = buildVjpGraph(model, { wrt: 'x', of: model.graph.output[0]!.name });

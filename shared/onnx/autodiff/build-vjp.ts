@@ -138,9 +138,11 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
       b,
       opset,
       dy: (k = 0) => dys[k],
+      // An input tied to wrt only through shapes (an attention scale computed from a Shape) is
+      // on the path, but its cotangent could only end in a Shape: not worth computing.
       wants: (k) => {
         const name = node.input[k];
-        return !!name && onPath.has(name);
+        return !!name && onPath.has(name) && differentiable.has(name);
       },
       input: (k) => node.input[k] ?? '',
       output: (k) => node.output[k] ?? '',

@@ -27,7 +27,7 @@ export interface VjpContext {
   readonly opset: number;
   /** Cotangent flowing into output k (default 0), or undefined when no gradient reaches it. */
   dy(k?: number): string | undefined;
-  /** Whether input k lies on a path from the differentiated input (needs a cotangent). */
+  /** Whether input k needs a cotangent: on a path from the differentiated input, through floating-point values. */
   wants(k: number): boolean;
   /** Name of forward input k ('' for an omitted optional input). */
   input(k: number): string;
