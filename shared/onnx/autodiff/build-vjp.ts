@@ -156,8 +156,8 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
         const s = node.attribute.find((a) => a.name === name)?.s;
         return s ? new TextDecoder().decode(s) : fallback;
       },
-      constInts: (k) => constIntsOf(node.input[k], constants, constantNodes, shapes),
-      constValues: (name) => constIntsOf(name, constants, constantNodes, shapes),
+      constValues: (name) => constantValuesOf(name, constants, constantNodes, shapes),
+      constInts: (k) => constantValuesOf(node.input[k], constants, constantNodes, shapes),
       origin: (name) => origins.get(name),
       setOrigin: (name, o) => origins.set(name, o),
       producer: (name) => producers.get(name),
@@ -211,7 +211,7 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
   };
 }
 
-function constIntsOf(
+function constantValuesOf(
   name: string | undefined,
   constants: Map<string, import('../proto/types.ts').TensorProto>,
   constantNodes: Map<string, NodeProto>,

@@ -24,9 +24,10 @@
  * models (d >= 40), always take the node-by-node path with the Softmax rule's own shortcut.
  */
 import { attr, type GraphBuilder } from '../../graph-builder.ts';
-import { TensorDataType, type GraphProto, type NodeProto } from '../../proto/types.ts';
+import { TensorDataType, type GraphProto } from '../../proto/types.ts';
 import { isLowPrecision } from '../precision.ts';
 import type { ChainRule, VjpContext } from '../rule.ts';
+import { producedBy } from './chain-match.ts';
 import { reduceToDims } from './linear.ts';
 import { centringFactors, swapLast2 } from './softmax.ts';
 
@@ -35,17 +36,15 @@ export const MAX_CHAIN_COLUMNS = 32;
 /** A static token axis shorter than this keeps the node-by-node gradient. */
 export const MIN_CHAIN_TOKENS = 512;
 
-const isStandard = (n: NodeProto) => n.domain === '' || n.domain === 'ai.onnx';
-
 export const attentionChain: ChainRule = (ctx: VjpContext) => {
   const node = ctx.node;
   if (node.opType !== 'MatMul') return undefined;
   const [p, v, o] = [ctx.input(0), ctx.input(1), ctx.output(0)];
-  const softmax = ctx.producer(p);
-  if (!softmax || softmax.opType !== 'Softmax' || !isStandard(softmax)) return undefined;
+  const softmax = producedBy(ctx, p, 'Softmax');
+  if (!softmax) return undefined;
   const s = softmax.input[0]!;
-  const scores = ctx.producer(s);
-  if (!scores || scores.opType !== 'MatMul' || !isStandard(scores)) return undefined;
+  const scores = producedBy(ctx, s, 'MatMul');
+  if (!scores) return undefined;
   const [q, kt] = [scores.input[0]!, scores.input[1]!];
   // s and p must get their cotangents from this chain alone.
   if (ctx.hasCotangent(p) || ctx.hasCotangent(s)) return undefined;

@@ -11,22 +11,15 @@
  */
 import type { NodeProto } from '../../proto/types.ts';
 import type { ChainRule, VjpContext } from '../rule.ts';
+import { producedBy } from './chain-match.ts';
 import { backward, computeType, toType } from './normalization.ts';
+import { reduction } from './reduce.ts';
 
-const isStandard = (n: NodeProto | undefined): n is NodeProto => !!n && (n.domain === '' || n.domain === 'ai.onnx');
-
-/** The forward node producing `name` when it is a standard `opType` node, else undefined. */
-function producedBy(ctx: VjpContext, name: string | undefined, opType: string): NodeProto | undefined {
-  const n = name ? ctx.producer(name) : undefined;
-  return isStandard(n) && n.opType === opType ? n : undefined;
-}
-
-/** A ReduceMean's axes (attribute before opset 18, constant input after), kept dims, or undefined. */
+/** A ReduceMean's axes, normalized and sorted, when they are a static list and dims are kept. */
 function meanAxes(ctx: VjpContext, n: NodeProto, rank: number): number[] | undefined {
-  if ((n.attribute.find((a) => a.name === 'keepdims')?.i ?? 1) !== 1) return undefined;
-  const axes = ctx.opset >= 18 ? (n.input[1] ? ctx.constValues(n.input[1]) : undefined) : n.attribute.find((a) => a.name === 'axes')?.ints;
-  if (!axes || axes.length === 0) return undefined;
-  return [...new Set(axes.map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
+  const red = reduction(ctx, 18, n);
+  if (!red.keepdims || red.axes.kind !== 'list') return undefined;
+  return [...new Set(red.axes.axes.map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
 }
 
 /** The single constant value of a one-element constant, or undefined. */

@@ -7,6 +7,7 @@
 import { attr } from '../../graph-builder.ts';
 import { TensorDataType } from '../../proto/types.ts';
 import { accurateReduceSum, isLowPrecision } from '../precision.ts';
+import type { NodeProto } from '../../proto/types.ts';
 import type { VjpContext, VjpRule } from '../rule.ts';
 import { expandTo } from './shape-ops.ts';
 import { elemTypeOf } from './unary.ts';
@@ -14,21 +15,27 @@ import { elemTypeOf } from './unary.ts';
 /** Reduced axes: a static list, every axis, none (identity), or a runtime int64 tensor. */
 type Axes = { kind: 'list'; axes: number[] } | { kind: 'all' } | { kind: 'none' } | { kind: 'runtime'; name: string };
 
-interface Reduction {
+export interface Reduction {
   axes: Axes;
   keepdims: boolean;
   noop: boolean;
 }
 
-function reduction(ctx: VjpContext, axesInputSince: number): Reduction {
-  const keepdims = ctx.attrInt('keepdims', 1) === 1;
+/**
+ * How `node` (default: the node being differentiated) reduces: axes from the attribute before
+ * the op's axes-as-input opset, from input 1 after.
+ */
+export function reduction(ctx: VjpContext, axesInputSince: number, node: NodeProto = ctx.node): Reduction {
+  const attrInt = (name: string, fallback: number) => node.attribute.find((a) => a.name === name)?.i ?? fallback;
+  const keepdims = attrInt('keepdims', 1) === 1;
   const fromInput = ctx.opset >= axesInputSince;
-  const noop = fromInput && ctx.attrInt('noop_with_empty_axes', 0) === 1;
+  const noop = fromInput && attrInt('noop_with_empty_axes', 0) === 1;
+  const axesInput = node.input[1] ?? '';
   let list: number[] | undefined;
-  if (!fromInput) list = ctx.attrInts('axes') ?? [];
-  else if (!ctx.input(1)) list = [];
-  else list = ctx.constInts(1);
-  if (!list) return { axes: { kind: 'runtime', name: ctx.input(1) }, keepdims, noop };
+  if (!fromInput) list = node.attribute.find((a) => a.name === 'axes')?.ints ?? [];
+  else if (!axesInput) list = [];
+  else list = ctx.constValues(axesInput);
+  if (!list) return { axes: { kind: 'runtime', name: axesInput }, keepdims, noop };
   if (list.length === 0) return { axes: noop ? { kind: 'none' } : { kind: 'all' }, keepdims, noop };
   return { axes: { kind: 'list', axes: list }, keepdims, noop };
 }

@@ -5,10 +5,8 @@
  * full-size ops (two products, the sigmoid derivative's three, and the Sum of the two paths);
  * this takes four, and the UNets of the SD family apply SiLU after every GroupNorm.
  */
-import type { NodeProto } from '../../proto/types.ts';
 import type { ChainRule, VjpContext } from '../rule.ts';
-
-const isStandard = (n: NodeProto) => n.domain === '' || n.domain === 'ai.onnx';
+import { producedBy } from './chain-match.ts';
 
 export const siluChain: ChainRule = (ctx: VjpContext) => {
   const node = ctx.node;
@@ -17,8 +15,8 @@ export const siluChain: ChainRule = (ctx: VjpContext) => {
   for (const k of [0, 1]) {
     const s = ctx.input(k);
     const x = ctx.input(1 - k);
-    const sigmoid = ctx.producer(s);
-    if (!sigmoid || sigmoid.opType !== 'Sigmoid' || !isStandard(sigmoid) || sigmoid.input[0] !== x) continue;
+    const sigmoid = producedBy(ctx, s, 'Sigmoid');
+    if (!sigmoid || sigmoid.input[0] !== x) continue;
     // s must get its cotangent from this Mul alone, and x and y must have one shape.
     if (ctx.hasCotangent(s) || ctx.gradientConsumers(s).some((n) => n !== node)) continue;
     const xd = ctx.shapeOrUndefined(x)?.dims;
