@@ -15,13 +15,13 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { modelRegistry } from '../models/registry.ts';
+import { getModel } from '../models/registry.ts';
 import { readFolderManifest } from '../shared/diffusion/folder-manifest.ts';
 import { DiffusionPipeline } from '../shared/diffusion/pipeline/diffusion-pipeline.ts';
 import { prepareGradientGraph } from '../shared/diffusion/prepare-gradient-graph.ts';
 import { invertImages, type ImageInput, type InversionMethod, type InversionParams } from '../shared/inversion/invert-images.ts';
 import type { InversionMetrics } from '../shared/inversion/outputs/inversion-metrics.ts';
-import { commandLine, gitRevision, list, machine, stepCounts } from './report-context.ts';
+import { choices, commandLine, gitRevision, list, machine, stepCounts } from './report-context.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const MODEL_DIR = join(ROOT, 'models/tiny');
@@ -41,12 +41,8 @@ const { values } = parseArgs({
 
 
 const stepsList = stepCounts(values.steps);
-const methods = list('methods', values.methods).map((m) => {
-  if (!(METHODS as readonly string[]).includes(m)) throw new Error(`--methods expects some of ${METHODS.join(', ')}, got '${m}'`);
-  return m as InversionMethod;
-});
-const tiny = modelRegistry.find((m) => m.id === 'tiny');
-if (!tiny) throw new Error("the model registry has no 'tiny' entry");
+const methods: InversionMethod[] = choices('methods', values.methods, METHODS);
+const tiny = getModel('tiny');
 const defaults = tiny.inversionDefaults;
 // --eta is one value for every T, or per-T pairs such as 2:2e-3,10:1e-4 (T not listed: the default).
 const etaByT = new Map<number, number>();

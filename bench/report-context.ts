@@ -54,6 +54,14 @@ export function list(flag: string, text: string): string[] {
   return [...new Set(items)];
 }
 
+/** A comma-separated flag value whose items must each be one of `allowed`. */
+export function choices<T extends string>(flag: string, text: string, allowed: readonly T[]): T[] {
+  return list(flag, text).map((item) => {
+    if (!(allowed as readonly string[]).includes(item)) throw new Error(`--${flag} expects some of ${allowed.join(', ')}, got '${item}'`);
+    return item as T;
+  });
+}
+
 /** --steps as a list of step counts T. */
 export function stepCounts(text: string): number[] {
   return list('steps', text).map((s) => {

@@ -29,7 +29,7 @@ import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import { z } from 'zod';
-import { modelRegistry } from '../models/registry.ts';
+import { getModel } from '../models/registry.ts';
 import { float32Tensor, parseSafetensors, serializeSafetensors, tensorToFloat64, type SafetensorsTensor } from '../shared/formats/safetensors.ts';
 import { decodeImage } from '../shared/diffusion/image/decode-image.ts';
 import { prepareImage } from '../shared/diffusion/image/prepare-image.ts';
@@ -41,7 +41,7 @@ import type { Denoiser } from '../shared/inversion/denoiser.ts';
 import { invert, reconstruct } from '../shared/inversion/invert.ts';
 import { stepSolver } from '../shared/inversion/invert-images.ts';
 import type { StepRecord } from '../shared/inversion/step-record.ts';
-import { commandLine, gitRevision, list, machine, stepCounts } from './report-context.ts';
+import { choices, commandLine, gitRevision, list, machine, stepCounts } from './report-context.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const MODEL_DIR = join(ROOT, 'models/tiny');
@@ -68,12 +68,8 @@ const { values, positionals } = parseArgs({
 
 
 const stepsList = stepCounts(values.steps);
-const variants = list('variants', values.variants).map((v) => {
-  if (!(VARIANTS as readonly string[]).includes(v)) throw new Error(`--variants expects some of ${VARIANTS.join(', ')}, got '${v}'`);
-  return v as Variant;
-});
-const tiny = modelRegistry.find((m) => m.id === 'tiny');
-if (!tiny) throw new Error("the model registry has no 'tiny' entry");
+const variants: Variant[] = choices('variants', values.variants, VARIANTS);
+const tiny = getModel('tiny');
 const eta = values.eta === undefined ? tiny.inversionDefaults.eta : Number(values.eta);
 if (!(Number.isFinite(eta) && eta > 0)) throw new Error(`--eta expects a positive number, got '${values.eta}'`);
 const maxIters = values['max-iters'] === undefined ? tiny.inversionDefaults.maxIters : Number(values['max-iters']);
