@@ -33,6 +33,7 @@ import { getModel } from '../models/registry.ts';
 import { float32Tensor, parseSafetensors, serializeSafetensors, tensorToFloat64, type SafetensorsTensor } from '../shared/formats/safetensors.ts';
 import { decodeImage } from '../shared/diffusion/image/decode-image.ts';
 import { prepareImage } from '../shared/diffusion/image/prepare-image.ts';
+import { denoiserSessionOptions, openDenoiserSession } from '../shared/diffusion/denoiser-session.ts';
 import { readFolderManifest } from '../shared/diffusion/folder-manifest.ts';
 import { OnnxDenoiser } from '../shared/diffusion/onnx-denoiser.ts';
 import { DiffusionPipeline } from '../shared/diffusion/pipeline/diffusion-pipeline.ts';
@@ -234,11 +235,10 @@ interface Row {
 // ---------------------------------------------------------------- run
 
 const pipeline = await DiffusionPipeline.open(MODEL_DIR);
-// The pipeline's own sessions take ORT's default thread count; these two are the same graphs with
+// The pipeline's own session takes ORT's default thread count; this one is the same graph with
 // the thread count pinned, so the comparison with torch uses equal pools.
-const sessionOptions: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' };
-const forward = await ort.InferenceSession.create(pipeline.folder.denoiser.path, sessionOptions);
-const vjpSession = gradientGraph ? await ort.InferenceSession.create(join(MODEL_DIR, gradientGraph.path), sessionOptions) : undefined;
+const sessionOptions: ort.InferenceSession.SessionOptions = { ...denoiserSessionOptions(['cpu']), intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' };
+const { session, gradient } = await openDenoiserSession(pipeline.folder, gradientGraph, sessionOptions);
 const work = mkdtempSync(join(tmpdir(), 'torch-reference-'));
 const rows: Row[] = [];
 const toolInfo: ToolResult[] = [];
@@ -264,8 +264,8 @@ try {
       for (const im of images) {
         const conditioning = await pipeline.conditioning([''], 1, { height: im.dims[1]!, width: im.dims[2]! });
         const onnx = new OnnxDenoiser({
-          forward,
-          ...(vjpSession ? { vjp: vjpSession } : {}),
+          session,
+          gradient,
           inputs: pipeline.denoiserInputs,
           wrt: pipeline.folder.denoiser.wrt,
           of: pipeline.folder.denoiser.of,
@@ -275,7 +275,7 @@ try {
         });
         // The same untimed warm-up the torch tool does: one forward and one VJP at this shape.
         await onnx.predict(im.x0, [0], plan.steps[0]!.timestep);
-        if (vjpSession) await onnx.predictWithVjp(im.x0, [0], plan.steps[0]!.timestep, im.x0);
+        if (gradient) await onnx.predictWithVjp(im.x0, [0], plan.steps[0]!.timestep, im.x0);
         const denoiser = new TimedDenoiser(onnx);
         denoisers.set(im.name, onnx);
         const t0 = performance.now();
@@ -344,8 +344,7 @@ try {
     }
   }
 } finally {
-  await forward.release();
-  await vjpSession?.release();
+  await session.release();
   await pipeline.release();
   rmSync(work, { recursive: true, force: true });
 }

@@ -9,14 +9,15 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import ort from 'onnxruntime-node';
+import type ort from 'onnxruntime-node';
 import { gradName } from '../onnx/autodiff/build-vjp.ts';
 import { tensorToFloat64 } from '../formats/safetensors.ts';
 import { denoiserFeeds, toOrt } from './denoiser-feeds.ts';
 import { loadModel } from '../onnx/model-io.ts';
-import { fromOrtTensor, toOrtTensor } from '../onnx/ort-tensors.ts';
+import { fromOrtTensor, gradientSwitch, toOrtTensor } from '../onnx/ort-tensors.ts';
 import { TensorDataType } from '../onnx/proto/types.ts';
 import { mulberry32, randn } from '../numeric/random.ts';
+import { openDenoiserSession } from './denoiser-session.ts';
 import { readFolderManifest } from './folder-manifest.ts';
 import { openModelFolder } from './model-folder.ts';
 
@@ -76,8 +77,13 @@ export async function gradcheck(dir: string, options: GradcheckOptions = {}): Pr
   const rand = mulberry32(options.seed ?? 7);
   const { feeds, reference, referencePath } = denoiserFeeds(folder.denoiser.path, inputs, rand);
 
-  const forward = await ort.InferenceSession.create(folder.denoiser.path);
-  const backward = await ort.InferenceSession.create(join(folder.dir, record.path));
+  // One session, as the engine runs it: forward-only runs skip the gated backward.
+  const { session } = await openDenoiserSession(folder, record);
+  const zeroCotangent = (dims: readonly number[]) => ({ [gradName(of)]: toOrtTensor(outType, new Float64Array(dims.reduce((a, d) => a * d, 1)), dims) });
+  // A denoiser's output has its latent's shape.
+  const outDims = feeds[wrt]!.dims;
+  const forward = { run: (f: Record<string, ort.Tensor>) => session.run({ ...f, ...zeroCotangent(outDims), ...gradientSwitch(false) }, [of]) };
+  const backward = { run: (f: Record<string, ort.Tensor>) => session.run({ ...f, ...gradientSwitch(true) }) };
   try {
     const base = await forward.run(toOrt(feeds));
     const y0 = base[of]!;
@@ -141,7 +147,6 @@ export async function gradcheck(dir: string, options: GradcheckOptions = {}): Pr
       ok,
     };
   } finally {
-    await forward.release();
-    await backward.release();
+    await session.release();
   }
 }

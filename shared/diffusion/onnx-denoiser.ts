@@ -1,6 +1,7 @@
 /**
- * The Denoiser port over onnxruntime sessions: the model folder's unet/transformer for m(x, t)
- * and its gradient graph (model_vjp.onnx) for m(x, t) with J^T r. Per-image conditioning
+ * The Denoiser port over one onnxruntime session (denoiser-session.ts): the gated gradient graph
+ * (model_vjp.onnx) serves m(x, t) alone and m(x, t) with J^T r; a folder without one runs its
+ * unet/transformer for m(x, t) only. Per-image conditioning
  * tensors are stacked into the batch; classifier-free guidance runs the unconditional and
  * conditional branches in one batch, m = m_u + w (m_c - m_u), so J^T r = (1-w) J_u^T r + w J_c^T r.
  * fp16 graphs get loss scaling: the cotangent is scaled by a power of two before the run and
@@ -8,7 +9,7 @@
  */
 import ort from 'onnxruntime-node';
 import { gradName } from '../onnx/autodiff/build-vjp.ts';
-import { fromOrtTensor, toOrtTensor } from '../onnx/ort-tensors.ts';
+import { fromOrtTensor, gradientSwitch, toOrtTensor } from '../onnx/ort-tensors.ts';
 import { TensorDataType, type ValueInfoProto } from '../onnx/proto/types.ts';
 import type { Denoiser } from '../inversion/denoiser.ts';
 
@@ -22,8 +23,9 @@ export interface ConditioningInput {
 }
 
 export interface OnnxDenoiserOptions {
-  forward: ort.InferenceSession;
-  vjp?: ort.InferenceSession;
+  session: ort.InferenceSession;
+  /** Whether `session` is a gated gradient graph; if not, only predict() is available. */
+  gradient: boolean;
   /** Declared graph inputs of the forward model (for element types and timestep rank). */
   inputs: ValueInfoProto[];
   wrt: string;
@@ -92,13 +94,18 @@ export class OnnxDenoiser implements Denoiser {
   }
 
   async predict(x: Float32Array, rows: readonly number[], timestep: number): Promise<Float32Array> {
-    const { feeds } = this.feeds(x, rows, timestep);
-    const out = await this.o.forward.run(feeds, [this.o.of]);
+    const { feeds, batch } = this.feeds(x, rows, timestep);
+    if (this.o.gradient) {
+      // The backward is skipped; its cotangent input still needs a value.
+      feeds[gradName(this.o.of)] = toOrtTensor(this.elemType.get(this.o.wrt)!, new Float32Array(batch * this.sampleSize), [batch, ...this.o.latentDims]);
+      Object.assign(feeds, gradientSwitch(false));
+    }
+    const out = await this.o.session.run(feeds, [this.o.of]);
     return this.guide(fromOrtTensor(out[this.o.of]!), rows.length);
   }
 
   async predictWithVjp(x: Float32Array, rows: readonly number[], timestep: number, cotangent: Float32Array) {
-    if (!this.o.vjp) throw new Error('this model has no gradient graph: run `preciseinv prepare <model-dir>` first');
+    if (!this.o.gradient) throw new Error('this model has no gradient graph: run `preciseinv prepare <model-dir>` first');
     const { feeds, batch } = this.feeds(x, rows, timestep);
     const outType = this.elemType.get(this.o.wrt)!;
     const half = rows.length * this.sampleSize;
@@ -114,7 +121,8 @@ export class OnnxDenoiser implements Denoiser {
       }
     } else for (let k = 0; k < half; k++) u[k] = cotangent[k]! * scale;
     feeds[gradName(this.o.of)] = toOrtTensor(outType, u, [batch, ...this.o.latentDims]);
-    const res = await this.o.vjp.run(feeds, [this.o.of, gradName(this.o.wrt)]);
+    Object.assign(feeds, gradientSwitch(true));
+    const res = await this.o.session.run(feeds, [this.o.of, gradName(this.o.wrt)]);
     const g = fromOrtTensor(res[gradName(this.o.wrt)]!);
     const vjp = new Float32Array(half);
     for (let k = 0; k < half; k++) vjp[k] = (this.useGuidance ? g[k]! + g[half + k]! : g[k]!) / scale;

@@ -1,13 +1,18 @@
 /**
  * `preciseinv prepare`: builds the denoiser's gradient graph next to it (model_vjp.onnx),
  * referencing the forward model's weights in place, checks that onnxruntime accepts it, and
- * records it in the folder manifest. Nothing is written unless every step succeeds.
+ * records it in the folder manifest. Nothing is written unless every step succeeds. No weight
+ * byte is read: the graph refers to the weights by file offset, and onnxruntime validates a
+ * copy in which they are declared graph inputs instead.
  */
 import { renameSync, rmSync, statSync } from 'node:fs';
 import { relative } from 'node:path';
 import ort from 'onnxruntime-node';
+import { allNodes } from '../onnx/autodiff/backward-gate.ts';
 import { buildVjpGraph, defaultOpset, gradName } from '../onnx/autodiff/build-vjp.ts';
-import { loadModel, referenceEmbeddedWeights, saveModel } from '../onnx/model-io.ts';
+import { loadModel, referenceEmbeddedWeights, saveModel, serializeModel } from '../onnx/model-io.ts';
+import type { ModelProto } from '../onnx/proto/types.ts';
+import { isExternal } from '../onnx/tensor.ts';
 import { readFolderManifest, writeFolderManifest, type GradientGraphRecord } from './folder-manifest.ts';
 import { openModelFolder } from './model-folder.ts';
 
@@ -33,11 +38,7 @@ export async function prepareGradientGraph(dir: string, options: PrepareOptions 
   const tmp = `${denoiser.vjpPath}.partial-${process.pid}.onnx`;
   try {
     saveModel(vjp, tmp);
-    // ORT resolves external data relative to the model file, so validate from the same folder.
-    const session = await ort.InferenceSession.create(tmp);
-    const outputs = session.outputNames;
-    await session.release();
-    if (!outputs.includes(gradName(wrt))) throw new Error(`onnxruntime does not list '${gradName(wrt)}' among the outputs`);
+    await validateWithoutWeights(vjp, gradName(wrt));
     renameSync(tmp, denoiser.vjpPath);
   } finally {
     rmSync(tmp, { force: true });
@@ -53,10 +54,34 @@ export async function prepareGradientGraph(dir: string, options: PrepareOptions 
     gradientOutput: gradName(wrt),
     opset: defaultOpset(loaded.model),
     source: { path: relative(folder.dir, loaded.path), bytes: stat.size, mtimeMs: stat.mtimeMs },
-    nodes: { forward: loaded.model.graph.node.length, gradient: vjp.graph.node.length },
+    nodes: { forward: loaded.model.graph.node.length, gradient: allNodes(vjp.graph).length },
     builtAt: new Date().toISOString(),
   };
   const manifest = readFolderManifest(folder.dir) ?? { schemaVersion: 1 as const };
   writeFolderManifest(folder.dir, { ...manifest, gradientGraph: record });
   return record;
+}
+
+/**
+ * Creates an onnxruntime session (graph checks, type and shape inference, a kernel for every
+ * node) on a copy of the gradient graph whose external weights are graph inputs of the same type
+ * and shape: the check needs no weight bytes, so it costs what the graph's structure costs.
+ * Optimizations are off: they would only fold what the real session folds anyway.
+ */
+async function validateWithoutWeights(vjp: ModelProto, gradientOutput: string): Promise<void> {
+  const weights = vjp.graph.initializer.filter(isExternal);
+  const names = new Set(weights.map((t) => t.name));
+  const declared = vjp.graph.input.filter((i) => !names.has(i.name));
+  const skeleton: ModelProto = {
+    ...vjp,
+    graph: {
+      ...vjp.graph,
+      initializer: vjp.graph.initializer.filter((t) => !names.has(t.name)),
+      input: [...declared, ...weights.map((t) => ({ name: t.name, type: { tensorType: { elemType: t.dataType, shape: t.dims.map((d) => ({ dimValue: d })) } } }))],
+    },
+  };
+  const session = await ort.InferenceSession.create(serializeModel(skeleton), { graphOptimizationLevel: 'disabled' });
+  const outputs = session.outputNames;
+  await session.release();
+  if (!outputs.includes(gradientOutput)) throw new Error(`onnxruntime does not list '${gradientOutput}' among the outputs`);
 }

@@ -1,6 +1,7 @@
 /** Conversions between plain arrays and onnxruntime tensors for the element types we feed. */
 import ort from 'onnxruntime-node';
 import { TensorDataType } from './proto/types.ts';
+import { WITH_GRADIENT } from './autodiff/backward-gate.ts';
 import { floatToHalf, halfToFloat } from './tensor.ts';
 
 export function toOrtTensor(elemType: number, data: ArrayLike<number>, dims: readonly number[]): ort.Tensor {
@@ -20,4 +21,9 @@ export function fromOrtTensor(t: ort.Tensor): Float64Array {
   if (d instanceof BigInt64Array) return Float64Array.from(d, (v) => Number(v));
   if (t.type === 'float16' && d instanceof Uint16Array) return Float64Array.from(d, halfToFloat);
   throw new Error(`cannot read ORT tensor of type ${t.type}`);
+}
+
+/** The feed that tells a gated gradient graph (autodiff/backward-gate.ts) whether to run its backward. */
+export function gradientSwitch(on: boolean): Record<typeof WITH_GRADIENT, ort.Tensor> {
+  return { [WITH_GRADIENT]: new ort.Tensor('bool', Uint8Array.of(on ? 1 : 0), []) };
 }

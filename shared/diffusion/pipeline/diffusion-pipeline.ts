@@ -1,6 +1,6 @@
 /**
- * A model folder opened for inversion: scheduler config, VAE, text stacks, the denoiser and its
- * gradient graph, each ONNX session created once and reused for every image.
+ * A model folder opened for inversion: scheduler config, VAE, text stacks and the denoiser (one
+ * session for its forward and gradient runs), each ONNX session created once and reused for every image.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
 import { T5Tokenizer } from '../tokenizer/t5-tokenizer.ts';
 import { TextEncoder } from '../components/text-encoder.ts';
 import { openVae, type Vae } from '../components/vae.ts';
+import { denoiserSessionOptions, openDenoiserSession, type DenoiserSession } from '../denoiser-session.ts';
 import { readFolderManifest } from '../folder-manifest.ts';
 import { openModelFolder, type ModelFolder } from '../model-folder.ts';
 import { OnnxDenoiser, type ConditioningInput } from '../onnx-denoiser.ts';
@@ -31,8 +32,7 @@ export class DiffusionPipeline {
     readonly scheduler: SchedulerConfig,
     readonly vae: Vae,
     private readonly stacks: (TextStack | undefined)[],
-    private readonly forward: ort.InferenceSession,
-    private readonly vjp: ort.InferenceSession | undefined,
+    private readonly denoiserSession: DenoiserSession,
     readonly denoiserInputs: ValueInfoProto[],
     private readonly forceZeros: boolean,
   ) {}
@@ -56,16 +56,17 @@ export class DiffusionPipeline {
       stacks.push({ encoder: await TextEncoder.open(path, sessionOptions), tokenizer: tok });
     }
     const record = readFolderManifest(folder.dir)?.gradientGraph;
-    const forward = await ort.InferenceSession.create(folder.denoiser.path, sessionOptions);
-    const vjp = record && existsSync(join(folder.dir, record.path)) ? await ort.InferenceSession.create(join(folder.dir, record.path), sessionOptions) : undefined;
+    // Read first: a broken denoiser file fails here naming it, before the gradient graph that
+    // refers to its weights is opened.
     const graph = loadModel(folder.denoiser.path).model.graph;
+    const denoiserSession = await openDenoiserSession(folder, record, denoiserSessionOptions(sessionOptions.executionProviders));
     const inputs = graph.input.filter((i) => !graph.initializer.some((t) => t.name === i.name));
     const forceZeros = folder.index['force_zeros_for_empty_prompt'] === true;
-    return new DiffusionPipeline(folder, scheduler, vae, stacks, forward, vjp, inputs, forceZeros);
+    return new DiffusionPipeline(folder, scheduler, vae, stacks, denoiserSession, inputs, forceZeros);
   }
 
   get hasGradientGraph(): boolean {
-    return this.vjp !== undefined;
+    return this.denoiserSession.gradient;
   }
 
   /** Latent channels the denoiser takes. */
@@ -96,8 +97,8 @@ export class DiffusionPipeline {
 
   denoiser(conditioning: Record<string, ConditioningInput>, latentDims: number[], guidance: number): OnnxDenoiser {
     return new OnnxDenoiser({
-      forward: this.forward,
-      ...(this.vjp ? { vjp: this.vjp } : {}),
+      session: this.denoiserSession.session,
+      gradient: this.denoiserSession.gradient,
       inputs: this.denoiserInputs,
       wrt: this.folder.denoiser.wrt,
       of: this.folder.denoiser.of,
@@ -108,8 +109,7 @@ export class DiffusionPipeline {
   }
 
   async release(): Promise<void> {
-    await this.forward.release();
-    await this.vjp?.release();
+    await this.denoiserSession.session.release();
     await this.vae.release();
     for (const s of this.stacks) await s?.encoder.release();
   }

@@ -9,6 +9,8 @@
 import { attr, GraphBuilder } from '../graph-builder.ts';
 import type { GraphProto, ModelProto, NodeProto, ValueInfoProto } from '../proto/types.ts';
 import { inferShapes } from '../shape/infer-shapes.ts';
+import { gateBackward, nodeReads } from './backward-gate.ts';
+import { splitAttentionHeads } from './split-attention-heads.ts';
 import type { ValueShape } from '../shape/value-shape.ts';
 import { FLOAT_TYPES, tensorValues } from '../tensor.ts';
 import type { ChainGradients, MatMulLeftCotangent, VjpContext } from './rule.ts';
@@ -33,6 +35,14 @@ export interface VjpOptions {
   onEmit?: (forward: NodeProto, emitted: readonly NodeProto[]) => void;
 }
 
+/** Prefix of every node and value name the gradient half of a graph adds. */
+export const GRADIENT_PREFIX = 'vjp/';
+
+/** Whether a node of a gradient graph belongs to its backward half. */
+export function isGradientNode(node: NodeProto): boolean {
+  return node.name.startsWith(GRADIENT_PREFIX);
+}
+
 export function gradName(name: string): string {
   return `grad_${name}`;
 }
@@ -45,11 +55,16 @@ export function defaultOpset(model: ModelProto): number {
 
 export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProto {
   const { wrt, of } = options;
-  const graph = model.graph;
   const opset = defaultOpset(model);
   if (opset < MIN_OPSET || opset > MAX_OPSET) {
     throw new VjpBuildError(`opset ${opset} is not supported: gradient graphs are built for opsets ${MIN_OPSET} to ${MAX_OPSET}`);
   }
+  // The forward half is the model's graph with large attentions split by head (same values).
+  const graph: GraphProto = { ...model.graph, node: [...model.graph.node], initializer: [...model.graph.initializer] };
+  topologicalOrder(graph);
+  splitAttentionHeads(graph, opset, inferShapes(graph, opset), namesIn(graph));
+  const taken = namesIn(graph);
+
   const initNames = new Set(graph.initializer.map((t) => t.name));
   const inputs = graph.input.filter((i) => !initNames.has(i.name));
   const wrtInfo = inputs.find((i) => i.name === wrt);
@@ -70,17 +85,12 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
   const constantNodes = new Map<string, NodeProto>();
   for (const n of graph.node) if (n.opType === 'Constant' && n.output[0]) constantNodes.set(n.output[0], n);
 
-  const taken = new Set<string>([...graph.initializer.map((t) => t.name), ...graph.input.map((i) => i.name)]);
-  for (const n of graph.node) {
-    n.output.forEach((o) => taken.add(o));
-    taken.add(n.name);
-  }
   const gradOf = gradName(of);
   const gradWrt = gradName(wrt);
   if (taken.has(gradOf) || taken.has(gradWrt)) throw new VjpBuildError(`the graph already uses the name '${gradOf}' or '${gradWrt}'`);
   taken.add(gradOf);
   taken.add(gradWrt);
-  const b = new GraphBuilder(opset, taken, 'vjp/');
+  const b = new GraphBuilder(opset, taken, GRADIENT_PREFIX);
 
   // Cotangent contributions per forward value, summed when a value feeds several consumers.
   const contributions = new Map<string, string[]>([[of, [gradOf]]]);
@@ -106,6 +116,7 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
   }
   // Nodes whose gradient a chain rule has already emitted.
   const covered = new Set<NodeProto>();
+  const sharedState = new Map<object, unknown>();
   const contribute = (name: string, g: string) => {
     const list = contributions.get(name) ?? [];
     list.push(g);
@@ -166,6 +177,10 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
       differentiable: (name) => differentiable.has(name),
       hasCotangent: (name) => (contributions.get(name)?.length ?? 0) > 0,
       fail,
+      shared: <T>(key: object, create: () => T): T => {
+        if (!sharedState.has(key)) sharedState.set(key, create());
+        return sharedState.get(key) as T;
+      },
     };
     const chain = (chainRules[node.opType] ?? []).reduce<ChainGradients | undefined>((found, r) => found ?? r(ctx), undefined);
     if (chain) {
@@ -186,19 +201,18 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
 
   const finalGrad = cotangent(wrt);
   if (!finalGrad) throw new VjpBuildError(`no gradient reached '${wrt}'`);
-  b.nodes.push({ input: [finalGrad], output: [gradWrt], name: b.fresh('grad_output'), opType: 'Identity', domain: '', attribute: [] });
 
-  const outputs: ValueInfoProto[] = [ofInfo, { name: gradWrt, type: wrtInfo.type }];
   const newGraph: GraphProto = {
     ...graph,
     name: `${graph.name || 'graph'}_vjp`,
     node: [...order, ...b.nodes],
     initializer: [...graph.initializer, ...b.initializers],
     input: [...graph.input, { name: gradOf, type: ofInfo.type }],
-    output: outputs,
+    output: [ofInfo, { name: gradWrt, type: wrtInfo.type }],
     valueInfo: graph.valueInfo,
   };
-  pruneDeadNodes(newGraph);
+  pruneDeadNodes(newGraph, [of, finalGrad]);
+  gateBackward(newGraph, { cotangent: gradOf, wrt: wrtInfo, gradientOutput: gradWrt, finalGradient: finalGrad, isGradient: isGradientNode, fresh: (h) => b.fresh(h) });
   return {
     ...model,
     graph: newGraph,
@@ -222,6 +236,16 @@ function constantValuesOf(
   if (t && t.dataLocation !== 1) return tensorValues(t);
   const v = shapes.get(name)?.values;
   return v && v.every((x) => x !== null) ? (v as number[]) : undefined;
+}
+
+/** Every node and value name a graph uses. */
+function namesIn(graph: GraphProto): Set<string> {
+  const taken = new Set<string>([...graph.initializer.map((t) => t.name), ...graph.input.map((i) => i.name)]);
+  for (const n of graph.node) {
+    n.output.forEach((o) => taken.add(o));
+    taken.add(n.name);
+  }
+  return taken;
 }
 
 /**
@@ -262,29 +286,19 @@ function activeNodes(order: NodeProto[], wrt: string, of: string): Set<NodeProto
   return active;
 }
 
-/** Drops nodes and initializers that no graph output needs. */
-function pruneDeadNodes(graph: GraphProto): void {
-  const needed = new Set(graph.output.map((o) => o.name));
+/** Drops nodes and initializers that none of `roots` needs. */
+function pruneDeadNodes(graph: GraphProto, roots: readonly string[]): void {
+  const needed = new Set(roots);
   const kept: NodeProto[] = [];
   for (let i = graph.node.length - 1; i >= 0; i--) {
     const n = graph.node[i]!;
     if (n.output.some((o) => needed.has(o))) {
       kept.push(n);
-      n.input.forEach((x) => needed.add(x));
-      for (const a of n.attribute) for (const g of [a.g, ...(a.graphs ?? [])]) if (g) subgraphReads(g).forEach((x) => needed.add(x));
+      nodeReads(n).forEach((x) => needed.add(x));
     }
   }
   graph.node = kept.reverse();
   graph.initializer = graph.initializer.filter((t) => needed.has(t.name));
-}
-
-function subgraphReads(g: GraphProto): string[] {
-  const out: string[] = [];
-  for (const n of g.node) {
-    out.push(...n.input);
-    for (const a of n.attribute) for (const s of [a.g, ...(a.graphs ?? [])]) if (s) out.push(...subgraphReads(s));
-  }
-  return out;
 }
 
 /**

@@ -65,6 +65,11 @@ export interface VjpContext {
   hasCotangent(name: string): boolean;
   /** A build error that names this node and op. */
   fail(reason: string): never;
+  /**
+   * State shared by the rule invocations of one build, under a key the rule owns (e.g. the
+   * sibling attention heads of one split, which the attention rule orders one after another).
+   */
+  shared<T>(key: object, create: () => T): T;
 }
 
 /** Returns one entry per forward input: its cotangent name, or undefined for none. */

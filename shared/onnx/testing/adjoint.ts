@@ -6,7 +6,7 @@
 import ort from 'onnxruntime-node';
 import { buildVjpGraph, gradName } from '../autodiff/build-vjp.ts';
 import { serializeModel } from '../model-io.ts';
-import { fromOrtTensor, toOrtTensor } from '../ort-tensors.ts';
+import { fromOrtTensor, toOrtTensor, gradientSwitch } from '../ort-tensors.ts';
 import { TensorDataType, type ModelProto } from '../proto/types.ts';
 import { mulberry32, randn } from '../../numeric/random.ts';
 
@@ -73,7 +73,7 @@ export async function runAdjoint(model: ModelProto, options: AdjointOptions): Pr
     for (let i = 0; i < u.length; i++) jvp += u[i]! * ((yp[i]! - ym[i]!) / (2 * h));
 
     const outType = model.graph.output.find((o) => o.name === of)?.type?.tensorType?.elemType ?? TensorDataType.FLOAT;
-    const res = await backward.run({ ...feeds, [gradName(of)]: toOrtTensor(outType, u, outDims) });
+    const res = await backward.run({ ...feeds, [gradName(of)]: toOrtTensor(outType, u, outDims), ...gradientSwitch(true) });
     const g = fromOrtTensor(res[gradName(wrt)]!);
     const yb = fromOrtTensor(res[of]!);
     let vjp = 0;

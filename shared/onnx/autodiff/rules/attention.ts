@@ -21,10 +21,20 @@
  * whole UNet gradient broke even with p near 10 MB and lost up to 20% below (256 tokens).
  * Heads up to (dv+1)*d = 32 therefore get an If on p's byte size at run time (token counts are
  * symbolic in exports) between the chain and the node-by-node form; wider heads, as in real SD
- * models (d >= 40), always take the node-by-node path with the Softmax rule's own shortcut.
+ * models (d >= 40), take the node-by-node form.
+ *
+ * Either form reads p, [tokens x tokens] per head: at SD 1.5's 4096 image tokens 512 MiB per
+ * self-attention, more than the rest of what the backward needs together. Unless p is known to be
+ * small, the backward recomputes it, softmax(q kt) from the saved q and kt (a product with d
+ * columns, about a third of the attention's forward work), instead of keeping the forward's p
+ * alive until the backward reaches it. The recomputation reads q through a Reshape (an alias,
+ * no copy) whose target is computed from the incoming cotangent, or for a head split off by
+ * split-attention-heads.ts from the gradients of the sibling head handled before it: that
+ * dependency makes it run only once the backward has reached it, so one recomputed p (and its
+ * ds) is alive at a time.
  */
 import { attr, type GraphBuilder } from '../../graph-builder.ts';
-import { TensorDataType, type GraphProto } from '../../proto/types.ts';
+import { TensorDataType, type AttributeProto, type GraphProto } from '../../proto/types.ts';
 import { isLowPrecision } from '../precision.ts';
 import type { ChainRule, VjpContext } from '../rule.ts';
 import { producedBy } from './chain-match.ts';
@@ -61,7 +71,9 @@ export const attentionChain: ChainRule = (ctx: VjpContext) => {
   for (let i = 0; i < r - 2; i++) if (pd[i] === 1 && od[i] !== 1) return undefined;
   const d = qd[qd.length - 1];
   const dv = vd[vd.length - 1];
-  if (typeof d !== 'number' || typeof dv !== 'number' || (dv + 1) * d > MAX_CHAIN_COLUMNS) return undefined;
+  if (typeof d !== 'number' || typeof dv !== 'number') return undefined;
+  const wide = (dv + 1) * d > MAX_CHAIN_COLUMNS;
+  const recompute = !knownSmall(pd, ctx.shape(p).elemType);
 
   const b = ctx.b;
   const elemType = ctx.shape(o).elemType;
@@ -82,22 +94,33 @@ export const attentionChain: ChainRule = (ctx: VjpContext) => {
   // practice, so the node-by-node rules take it. Otherwise the token count is symbolic and an If
   // on the byte size of p picks the form at run time (the If itself measured about 0.2 ms).
   const grads: [string, string][] = [];
+  // Sibling heads of one split (split-attention-heads.ts) share q's producer. In the backward
+  // each waits for the gradients of the one handled before it, so one head's p and ds are alive
+  // at a time: without that order every head's dq is formed first and all their ds wait for dk.
+  const siblings = ctx.shared(ctx.producer(q) ?? node, () => ({ done: undefined as string | undefined }));
   const finish = (results: string[]) => {
+    if (recompute && results.length > 0) siblings.done = zeroShapeOf(b, results, pd.length);
     let k = 0;
     if (wantQ) grads.push([q, reduceToDims(ctx, results[k++]!, [...batch, lq, d], qd, elemType)]);
     if (wantK) grads.push([kt, reduceToDims(ctx, results[k++]!, [...batch, d, lk], kd, elemType)]);
     if (wantV) grads.push([v, reduceToDims(ctx, results[k++]!, [...batch, lk, dv], vd, elemType)]);
     return { covers: [softmax, scores], grads };
   };
-  const values = { p, q, kt, v, dO, dyAug, vAug };
+  const after = recompute && qd.length === od.length ? siblings.done : undefined;
+  const probabilities = recompute ? recomputed(b, softmax.attribute, after ? orderedAfter(b, q, after) : anchoredTo(b, q, qd, dO, od), kt) : p;
+  // dO v^T is [tokens x tokens] too: it also waits for the previous sibling.
+  const values = { p: probabilities, q, kt, v, dO, dyAug: after ? orderedAfter(b, dyAug, after) : dyAug, vAug };
+  // The node-by-node form: as the MatMul and Softmax rules would emit it, but on a recomputed p.
+  const stepwise = () => (recompute ? finish(stepForm(b, values, forms)) : undefined);
+  if (wide) return stepwise();
   if (pd.every((x) => typeof x === 'number')) {
     const bytes = (pd as number[]).reduce((a, x) => a * x, bytesPer(elemType));
-    return bytes > chainTuning.minBytes ? finish(chainForm(b, values, forms)) : undefined;
+    return bytes > chainTuning.minBytes ? finish(chainForm(b, values, forms)) : stepwise();
   }
-  if ([lq, lk].some((x) => typeof x === 'number' && x < MIN_CHAIN_TOKENS)) return undefined;
+  if ([lq, lk].some((x) => typeof x === 'number' && x < MIN_CHAIN_TOKENS)) return stepwise();
   // Cross-attention (keys and values off the path, e.g. from the text encoder) needs only dq:
   // no transposed product to save, and its key axis is the prompt length, short in practice.
-  if (!wantK && !wantV) return undefined;
+  if (!wantK && !wantV) return stepwise();
   const pBytes = b.mul(b.op('Size', [p]), b.int64Scalar(bytesPer(elemType), 'elem_bytes'));
   const cond = b.op('Greater', [pBytes, b.int64Scalar(chainTuning.minBytes, 'chain_min_bytes')]);
   const branch = (form: typeof chainForm) => {
@@ -115,6 +138,48 @@ export const attentionChain: ChainRule = (ctx: VjpContext) => {
   };
   return finish(b.node('If', [cond], { then_branch: branch(chainForm), else_branch: branch(stepForm) }, outputs, 'attention_dispatch'));
 };
+
+/** p of at most this many bytes is kept from the forward instead of recomputed. */
+export const MAX_KEPT_PROBABILITY_BYTES = 4 * 2 ** 20;
+
+function knownSmall(pd: readonly (number | null)[], elemType: number): boolean {
+  return pd.every((x) => typeof x === 'number') && (pd as number[]).reduce((a, x) => a * x, bytesPer(elemType)) <= MAX_KEPT_PROBABILITY_BYTES;
+}
+
+/**
+ * q read through a Reshape (an alias) to the cotangent's shape with its last dim replaced by
+ * q's, which orders what reads it after the cotangent. Where q cannot take that shape (it
+ * broadcasts over a batch dim) it is returned as it is.
+ */
+function anchoredTo(b: GraphBuilder, q: string, qd: readonly (number | null)[], dO: string, od: readonly (number | null)[]): string {
+  const d = qd[qd.length - 1]!;
+  const sameRank = od.length === qd.length && qd.slice(0, -2).every((x, i) => x !== 1 || od[i] === 1);
+  if (!sameRank) return q;
+  const target = od[od.length - 1] === d
+    ? b.shapeOf(dO)
+    : b.op('Concat', [b.op('Slice', [b.shapeOf(dO), b.int64s([0], 'starts'), b.int64s([-1], 'ends')]), b.int64s([d], 'head_dim')], { axis: attr.int(0) });
+  return b.reshape(q, target);
+}
+
+/** x read through a Reshape to its own shape plus `after`, zeros computed from other values. */
+function orderedAfter(b: GraphBuilder, x: string, after: string): string {
+  return b.reshape(x, b.add(b.shapeOf(x), after));
+}
+
+/** softmax(q kt) as the forward computes it. */
+function recomputed(b: GraphBuilder, softmaxAttributes: readonly AttributeProto[], q: string, kt: string): string {
+  const scores = b.op('MatMul', [q, kt], {}, 'attention_recomputed_scores');
+  const node = b.nodes.length;
+  const probabilities = b.op('Softmax', [scores], {}, 'attention_recomputed_p');
+  b.nodes[node]!.attribute = softmaxAttributes.map((a) => ({ ...a }));
+  return probabilities;
+}
+
+/** A rank-`rank` int64 vector of zeros that is computed from (so ordered after) every value given. */
+function zeroShapeOf(b: GraphBuilder, values: readonly string[], rank: number): string {
+  const zeros = b.int64s(new Array<number>(rank).fill(0), 'zero_dims');
+  return values.map((v) => b.mul(b.shapeOf(v), zeros)).reduce((a, c) => b.add(a, c));
+}
 
 /** Size at which the chain form starts to pay (see the header); tests move it to force a form. */
 export const chainTuning = { minBytes: 10 * 2 ** 20 };

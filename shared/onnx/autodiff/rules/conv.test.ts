@@ -3,6 +3,7 @@ import { attr, type Attr } from '../../graph-builder.ts';
 import { runAdjoint } from '../../testing/adjoint.ts';
 import { tinyModel } from '../../testing/tiny-model.ts';
 import { buildVjpGraph } from '../build-vjp.ts';
+import { allNodes } from '../backward-gate.ts';
 
 interface ConvCase {
   name: string;
@@ -64,7 +65,7 @@ describe('Conv input gradient (ConvTranspose)', () => {
   it('stride 1 uses a Conv with transformed weights; stride 2 a ConvTranspose', () => {
     const ops = (c: ConvCase) => {
       const model = convModel(c);
-      return buildVjpGraph(model, { wrt: 'x', of: model.graph.output[0]!.name }).graph.node.map((n) => n.opType);
+      return allNodes(buildVjpGraph(model, { wrt: 'x', of: model.graph.output[0]!.name }).graph).map((n) => n.opType);
     };
     expect(ops(cases.find((c) => c.name.startsWith('depthwise'))!).filter((o) => o === 'Conv')).toHaveLength(2);
     expect(ops(cases[0]!)).toContain('ConvTranspose');

@@ -1,10 +1,21 @@
 /**
  * Gradient of Conv with respect to its data input: a ConvTranspose with the same weights,
  * strides, dilations and group, explicit pads, and the output_padding that restores the
- * input's spatial size (rows the forward stride skipped get zero gradient).
+ * input's spatial size (rows the forward stride skipped get zero gradient). It reads the
+ * forward's weight tensor itself, so the gradient graph holds no second copy of it.
+ *
+ * Small stride-1 kernels instead get a plain Conv over flipped, channel-swapped weights: on
+ * ONNX Runtime's CPU provider that runs at forward speed where ConvTranspose costs about 1.35x
+ * (3x3, 320 to 1280 channels) and far more on tiny tensors, but the transformed weights are a
+ * folded copy, so only weights up to MAX_COPIED_WEIGHT_BYTES take that form.
  */
 import { attr } from '../../graph-builder.ts';
+import { TensorDataType } from '../../proto/types.ts';
+import { elementBytes } from '../../tensor.ts';
 import type { VjpContext, VjpRule } from '../rule.ts';
+
+/** Largest weight (bytes) the stride-1 form copies: a 3x3 float32 kernel of up to 42 channels. */
+export const MAX_COPIED_WEIGHT_BYTES = 64 * 1024;
 
 const conv: VjpRule = (ctx: VjpContext) => {
   if (ctx.wants(1)) ctx.fail('the Conv weight lies on the gradient path; only the data input gradient is supported');
@@ -63,9 +74,9 @@ const conv: VjpRule = (ctx: VjpContext) => {
 
   const spans = kernel.map((k, i) => (k - 1) * dilations[i]!);
   const wStatic = wDims && wDims.every((d) => d !== null) ? (wDims as number[]) : undefined;
-  if (wStatic && strides.every((s) => s === 1) && begin.every((p, i) => p <= spans[i]! && end[i]! <= spans[i]!)) {
-    // Stride 1: a plain Conv with flipped, channel-swapped weights (ORT folds the weight
-    // transform once) runs at forward speed, where ConvTranspose on CPU is markedly slower.
+  const wBytes = wStatic ? wStatic.reduce((a, d) => a * d, elementBytes(ctx.shapeOrUndefined(w)?.elemType ?? TensorDataType.FLOAT)) : Infinity;
+  if (wStatic && wBytes <= MAX_COPIED_WEIGHT_BYTES && strides.every((s) => s === 1) && begin.every((p, i) => p <= spans[i]! && end[i]! <= spans[i]!)) {
+    // Small stride-1 kernel: a plain Conv with flipped, channel-swapped weights (folded once).
     const attrs: Record<string, ReturnType<typeof attr.int>> = {
       pads: attr.ints([...spans.map((sp, i) => sp - begin[i]!), ...spans.map((sp, i) => sp - end[i]!)]),
       kernel_shape: attr.ints(kernel),

@@ -1,6 +1,7 @@
 /** The table of gradient rules, one entry per ONNX op type (default domain). */
 import type { ChainRule, VjpRule } from '../rule.ts';
 import { attentionChain } from './attention.ts';
+import { gatedGeluChain, geluChain } from './gelu-chain.ts';
 import { siluChain } from './silu.ts';
 import { layerNormChain } from './layer-norm-chain.ts';
 import { arithmeticRules } from './arithmetic.ts';
@@ -30,6 +31,6 @@ export const vjpRules: Readonly<Record<string, VjpRule>> = {
 /** Rules for chains of nodes, keyed by the op type of the chain's last node; tried before vjpRules. */
 export const chainRules: Readonly<Record<string, readonly ChainRule[]>> = {
   MatMul: [attentionChain],
-  Mul: [siluChain],
+  Mul: [gatedGeluChain, geluChain, siluChain],
   Div: [layerNormChain],
 };

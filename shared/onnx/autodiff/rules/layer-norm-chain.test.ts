@@ -4,6 +4,7 @@ import { TensorDataType } from '../../proto/types.ts';
 import { runAdjoint } from '../../testing/adjoint.ts';
 import { tinyModel } from '../../testing/tiny-model.ts';
 import { buildVjpGraph } from '../build-vjp.ts';
+import { allNodes } from '../backward-gate.ts';
 
 const D = TensorDataType.DOUBLE;
 const F = TensorDataType.FLOAT;
@@ -55,7 +56,7 @@ describe('decomposed LayerNorm chain gradient', () => {
         const vjp = buildVjpGraph(model, { wrt: 'x', of });
         // The chain takes 1/s once (Reciprocal); node by node the Div rule divides by s and the
         // Sqrt rule differentiates it, and no Reciprocal appears.
-        const gradient = vjp.graph.node.filter((n) => n.name.startsWith('vjp/'));
+        const gradient = allNodes(vjp.graph).filter((n) => n.name.startsWith('vjp/'));
         expect(gradient.some((n) => n.opType === 'Reciprocal')).toBe(c.chain);
         const r = await runAdjoint(model, { wrt: 'x', of, dims: { x: dims }, seed: 7, step: t === D ? 1e-6 : 1e-2 });
         // ONNX Runtime fuses this pattern into its own LayerNormalization kernel when it loads the
@@ -74,7 +75,7 @@ describe('decomposed LayerNorm chain gradient', () => {
         constants: [{ name: 'w', dims: [7], values: [1, 1, 1, 1, 1, 1, 1], elemType: F }],
         build: (b) => [{ name: decomposed(b, F, { opset: 14, axes: [-1], varianceAxes }), dims: ['n', 3, 7], elemType: F }],
       });
-      return buildVjpGraph(model, { wrt: 'x', of: model.graph.output[0]!.name }).graph.node.filter((n) => n.name.startsWith('vjp/')).map((n) => n.opType);
+      return allNodes(buildVjpGraph(model, { wrt: 'x', of: model.graph.output[0]!.name }).graph).filter((n) => n.name.startsWith('vjp/')).map((n) => n.opType);
     };
     const chain = gradientOps([-1]);
     // Variance over other axes: the same graph shape, differentiated node by node.

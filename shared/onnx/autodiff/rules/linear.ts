@@ -85,8 +85,14 @@ const matMul: VjpRule = (ctx: VjpContext) => {
   const dy2 = b.unsqueeze(dy, insert);
 
   const grads: (string | undefined)[] = [undefined, undefined];
-  if (ctx.wants(0)) {
-    const [m, k, n] = [aDims[aDims.length - 2]!, aDims[aDims.length - 1]!, cDims[cDims.length - 1]!];
+  const [inner, cols] = [aDims[aDims.length - 1]!, cDims[cDims.length - 1]!];
+  if (ctx.wants(0) && scDims.length === 2 && saDims.length >= 2 && !ctx.onPath(c) && typeof inner === 'number' && typeof cols === 'number') {
+    // A weight: dA = dY W^T as one Gemm over the flattened rows with transB, which reads W where
+    // it is (a Transpose of W would be folded into a second copy of the weight at load).
+    const rows = b.reshape(dy, b.int64s([-1, cols]));
+    grads[0] = b.reshape(b.op('Gemm', [rows, c], { transB: attr.int(1) }), b.shapeOf(a));
+  } else if (ctx.wants(0)) {
+    const [m, k, n] = [aDims[aDims.length - 2]!, inner, cols];
     // dY C^T transposes C; (C dY^T)^T transposes dY and the result instead.
     const product = larger([k, n], [m, n], [m, k])
       ? b.transpose(b.op('MatMul', [c2, b.transpose(dy2, swapLast2(r))]), swapLast2(r))

@@ -4,6 +4,7 @@ import { TensorDataType, type ModelProto } from '../../proto/types.ts';
 import { runAdjoint } from '../../testing/adjoint.ts';
 import { tinyModel } from '../../testing/tiny-model.ts';
 import { buildVjpGraph } from '../build-vjp.ts';
+import { allNodes } from '../backward-gate.ts';
 
 const D = TensorDataType.DOUBLE;
 const I64 = TensorDataType.INT64;
@@ -37,7 +38,7 @@ async function adjoint(m: ModelProto, wrt: string, dims: Record<string, number[]
 function gradOps(m: ModelProto): string[] {
   const g = buildVjpGraph(m, { wrt: 'x', of: m.graph.output[0]!.name });
   const forward = new Set(m.graph.node.map((n) => n.name));
-  return g.graph.node.filter((n) => !forward.has(n.name)).map((n) => n.opType);
+  return allNodes(g.graph).filter((n) => !forward.has(n.name)).map((n) => n.opType);
 }
 
 const TOL = 1e-6;

@@ -1,9 +1,9 @@
 /**
- * SiLU as exported, y = Mul(x, Sigmoid(x)), differentiated as one chain:
- *   dx = dy * s * (1 + x - y),   s = sigmoid(x)
- * (from s + x s (1 - s) = s (1 + x - x s)). Node by node, the Mul and Sigmoid rules take six
- * full-size ops (two products, the sigmoid derivative's three, and the Sum of the two paths);
- * this takes four, and the UNets of the SD family apply SiLU after every GroupNorm.
+ * SiLU as exported, y = Mul(x, Sigmoid(x)), differentiated as one chain that reads x alone:
+ *   dx = dy * s * (1 + x (1 - s)),   s = sigmoid(x) recomputed
+ * (from s + x s (1 - s)). The forward's s and y are not read, so they need not stay alive until
+ * the backward: the UNets of the SD family apply SiLU after every GroupNorm, and keeping x, s and
+ * y for each cost three activations where one suffices; the recomputed sigmoid is one pass.
  */
 import type { ChainRule, VjpContext } from '../rule.ts';
 import { producedBy } from './chain-match.ts';
@@ -23,10 +23,10 @@ export const siluChain: ChainRule = (ctx: VjpContext) => {
     const yd = ctx.shapeOrUndefined(y)?.dims;
     if (!xd || !yd || xd.length !== yd.length) continue;
     const b = ctx.b;
-    const elemType = ctx.shape(y).elemType;
-    const one = b.scalar(1, elemType, 'one');
-    const dx = b.mul(ctx.dy()!, b.mul(s, b.add(b.sub(x, y), one)));
-    return { covers: [sigmoid], grads: [[x, dx]] };
+    const one = b.scalar(1, ctx.shape(y).elemType, 'one');
+    const sig = b.op('Sigmoid', [x], {}, 'silu_recomputed_sigmoid');
+    const slope = b.mul(sig, b.add(b.mul(x, b.sub(one, sig)), one));
+    return { covers: [sigmoid], grads: [[x, b.mul(ctx.dy()!, slope)]] };
   }
   return undefined;
 };

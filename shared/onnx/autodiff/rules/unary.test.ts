@@ -7,6 +7,7 @@ import { mulberry32, randn } from '../../../numeric/random.ts';
 import { tinyModel } from '../../testing/tiny-model.ts';
 import { serializeModel } from '../../model-io.ts';
 import { buildVjpGraph, gradName } from '../build-vjp.ts';
+import { gradientSwitch } from '../../ort-tensors.ts';
 
 const D = TensorDataType.DOUBLE;
 const F = TensorDataType.FLOAT;
@@ -33,7 +34,11 @@ const count = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
 
 async function adjoint(m: ModelProto, wrt: string, dims: Record<string, number[]>, opts: { values?: Record<string, ArrayLike<number>>; step?: number } = {}) {
   const r = await runAdjoint(withUnknownOutputShape(m), { wrt, of: m.graph.output[0]!.name, dims, ...opts });
-  expect(r.forwardMismatch).toBe(0);
+  // ORT evaluates float16 ops on CPU in float32 between Casts and drops Cast pairs depending on
+  // how a value is consumed, so the same forward nodes can round one float16 ulp apart (outputs
+  // here are below 1 in magnitude: ulp 2^-11) inside a gradient graph; wider types match exactly.
+  const half = m.graph.output[0]!.type?.tensorType?.elemType === TensorDataType.FLOAT16;
+  expect(r.forwardMismatch).toBeLessThanOrEqual(half ? 2 ** -11 : 0);
   return r.relError;
 }
 
@@ -179,7 +184,7 @@ async function floatVjp(m: ModelProto, x: Float32Array, u: Float32Array, dims: n
   const of = m.graph.output[0]!.name;
   const session = await ort.InferenceSession.create(serializeModel(buildVjpGraph(m, { wrt: 'x', of })));
   try {
-    const out = await session.run({ x: new ort.Tensor('float32', x, dims), [gradName(of)]: new ort.Tensor('float32', u, dims) });
+    const out = await session.run({ x: new ort.Tensor('float32', x, dims), [gradName(of)]: new ort.Tensor('float32', u, dims), ...gradientSwitch(true) });
     return out[gradName('x')]!.data as Float32Array;
   } finally {
     await session.release();
