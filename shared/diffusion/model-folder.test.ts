@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +20,7 @@ describe('model folders with a part missing or broken', () => {
     const folder = openModelFolder(FIXTURE);
     expect(Object.keys(folder.components).sort()).toEqual(['text_encoder', 'unet', 'vae_decoder', 'vae_encoder']);
     expect(folder.denoiser).toMatchObject({ component: 'unet', wrt: 'sample', of: 'out_sample' });
+    expect(folder.denoiser.sampleSize).toBe(JSON.parse(readFileSync(join(FIXTURE, 'unet', 'config.json'), 'utf8')).sample_size);
   });
 
   const cases: [string, (dir: string) => void, RegExp][] = [
@@ -31,6 +32,7 @@ describe('model folders with a part missing or broken', () => {
       rmSync(join(d, 'vae_encoder'), { recursive: true });
     }, /declares components that are missing on disk: vae_encoder\/model\.onnx, vae_decoder\/model\.onnx/],
     ['a declared text encoder missing on disk', (d) => rmSync(join(d, 'text_encoder', 'model.onnx')), /missing on disk: text_encoder\/model\.onnx/],
+    ['a denoiser config whose sample_size is not a size', (d) => writeFileSync(join(d, 'unet', 'config.json'), '{"sample_size": "64"}'), /unet\/config\.json \(.*\): sample_size: /],
     ['no scheduler config', (d) => rmSync(join(d, 'scheduler'), { recursive: true }), /scheduler\/scheduler_config\.json is missing/],
     ['no denoiser', (d) => {
       rmSync(join(d, 'unet'), { recursive: true });

@@ -41,6 +41,8 @@ export interface DenoiserSpec {
   of: string;
   path: string;
   vjpPath: string;
+  /** Latent pixels per side at the model's native resolution (config.json `sample_size`), if stated. */
+  sampleSize?: number;
 }
 
 export interface ModelFolder {
@@ -96,6 +98,16 @@ export function openModelFolder(dirArg: string): ModelFolder {
   return { dir, index, components, denoiser };
 }
 
+/** The part of a denoiser's diffusers config.json this engine reads. */
+const DenoiserConfig = z.object({ sample_size: z.number().int().positive().optional() });
+
 function denoiserSpec(component: 'unet' | 'transformer', wrt: string, of: string, path: string): DenoiserSpec {
-  return { component, wrt, of, path, vjpPath: join(path, '..', 'model_vjp.onnx') };
+  const spec: DenoiserSpec = { component, wrt, of, path, vjpPath: join(path, '..', 'model_vjp.onnx') };
+  const configPath = join(path, '..', 'config.json');
+  if (!existsSync(configPath)) return spec;
+  const parsed = DenoiserConfig.safeParse(readJson(configPath, `${component}/config.json`));
+  if (!parsed.success) {
+    throw new ModelFolderError(`${component}/config.json (${configPath}): ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data.sample_size === undefined ? spec : { ...spec, sampleSize: parsed.data.sample_size };
 }

@@ -15,6 +15,7 @@ import type { ModelProto } from '../onnx/proto/types.ts';
 import { isExternal } from '../onnx/tensor.ts';
 import { readFolderManifest, writeFolderManifest, type GradientGraphRecord } from './folder-manifest.ts';
 import { openModelFolder } from './model-folder.ts';
+import { typicalDims } from './typical-dims.ts';
 
 export interface PrepareOptions {
   /** Override the input differentiated with respect to (default: the denoiser's latent). */
@@ -29,7 +30,7 @@ export async function prepareGradientGraph(dir: string, options: PrepareOptions 
   const wrt = options.wrt ?? denoiser.wrt;
   const of = options.of ?? denoiser.of;
   const loaded = loadModel(denoiser.path);
-  const vjp = buildVjpGraph(loaded.model, { wrt, of });
+  const vjp = buildVjpGraph(loaded.model, { wrt, of, typicalDims: typicalDims(loaded.model.graph, wrt, denoiser.sampleSize) });
   const foreign = vjp.graph.node.filter((n) => n.domain !== '' && n.domain !== 'ai.onnx');
   if (foreign.length > 0) throw new Error(`gradient graph would contain non-standard ops: ${foreign.map((n) => `${n.domain}.${n.opType}`).join(', ')}`);
   // Weights embedded in model.onnx are referenced at their byte offsets, not copied.

@@ -41,6 +41,8 @@ export class GraphBuilder {
   readonly nodes: NodeProto[] = [];
   readonly initializers: TensorProto[] = [];
   private readonly used: Set<string>;
+  /** Per name base, the suffix below which every suffix is taken (keeps naming linear in graph size). */
+  private readonly nextSuffix: Map<string, number>;
   private readonly constCache = new Map<string, string>();
 
   /**
@@ -55,6 +57,7 @@ export class GraphBuilder {
     private readonly parent?: GraphBuilder,
   ) {
     this.used = parent ? parent.used : new Set(takenNames);
+    this.nextSuffix = parent ? parent.nextSuffix : new Map();
   }
 
   /**
@@ -70,7 +73,12 @@ export class GraphBuilder {
   fresh(hint: string): string {
     const base = `${this.prefix}${hint.replace(/[^A-Za-z0-9_./:-]/g, '_')}`;
     let name = base;
-    for (let i = 1; this.used.has(name); i++) name = `${base}_${i}`;
+    let i = this.nextSuffix.get(base) ?? 1;
+    if (this.used.has(name)) {
+      for (; this.used.has(`${base}_${i}`); i++);
+      name = `${base}_${i}`;
+      this.nextSuffix.set(base, i + 1);
+    }
     this.used.add(name);
     return name;
   }

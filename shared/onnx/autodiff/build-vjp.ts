@@ -9,6 +9,7 @@
 import { attr, GraphBuilder } from '../graph-builder.ts';
 import type { GraphProto, ModelProto, NodeProto, ValueInfoProto } from '../proto/types.ts';
 import { inferShapes } from '../shape/infer-shapes.ts';
+import { withInputDims, type DimValues } from '../shape/with-input-dims.ts';
 import { gateBackward, nodeReads } from './backward-gate.ts';
 import { splitAttentionHeads } from './split-attention-heads.ts';
 import type { ValueShape } from '../shape/value-shape.ts';
@@ -33,6 +34,12 @@ export interface VjpOptions {
    * profiling tools that attribute gradient cost to forward ops; the graph does not change).
    */
   onEmit?: (forward: NodeProto, emitted: readonly NodeProto[]) => void;
+  /**
+   * Sizes of the symbolic input dims at which the model typically runs (its native resolution,
+   * one image), for size-dependent choices such as how attention is split by head; without
+   * them, only static sizes count. The graph stays valid at every size.
+   */
+  typicalDims?: DimValues;
 }
 
 /** Prefix of every node and value name the gradient half of a graph adds. */
@@ -62,7 +69,7 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
   // The forward half is the model's graph with large attentions split by head (same values).
   const graph: GraphProto = { ...model.graph, node: [...model.graph.node], initializer: [...model.graph.initializer] };
   topologicalOrder(graph);
-  splitAttentionHeads(graph, opset, inferShapes(graph, opset), namesIn(graph));
+  splitAttentionHeads(graph, opset, inferShapes(graph, opset), inferShapes(withInputDims(graph, options.typicalDims ?? {}), opset), namesIn(graph));
   const taken = namesIn(graph);
 
   const initNames = new Set(graph.initializer.map((t) => t.name));

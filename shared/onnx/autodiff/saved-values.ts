@@ -5,8 +5,9 @@
  * values, the backward's transient cotangents) is the same for any reverse-mode implementation.
  * Torch autograd's counterpart is the set of tensors its graph saves for backward.
  */
-import type { ModelProto, ValueInfoProto } from '../proto/types.ts';
+import type { ModelProto } from '../proto/types.ts';
 import { inferShapes } from '../shape/infer-shapes.ts';
+import { withInputDims, type DimValues } from '../shape/with-input-dims.ts';
 import { elementBytes } from '../tensor.ts';
 import { WITH_GRADIENT, nodeReads } from './backward-gate.ts';
 import { defaultOpset, isGradientNode } from './build-vjp.ts';
@@ -31,15 +32,9 @@ export interface SavedValues {
 /**
  * @param dimValues concrete dims per symbolic dim name (e.g. { batch_size: 1, height: 64, ... })
  */
-export function savedForBackward(vjp: ModelProto, dimValues: Record<string, number>): SavedValues {
+export function savedForBackward(vjp: ModelProto, dimValues: DimValues): SavedValues {
   const graph = vjp.graph;
-  const fixed: ValueInfoProto[] = graph.input.map((i) => {
-    const t = i.type?.tensorType;
-    if (!t?.shape) return i;
-    const shape = t.shape.map((d) => (d.dimParam !== undefined && dimValues[d.dimParam] !== undefined ? { dimValue: dimValues[d.dimParam]! } : d));
-    return { ...i, type: { ...i.type, tensorType: { ...t, shape } } };
-  });
-  const shapes = inferShapes({ ...graph, input: fixed }, defaultOpset(vjp));
+  const shapes = inferShapes(withInputDims(graph, dimValues), defaultOpset(vjp));
   const initializers = new Set(graph.initializer.map((t) => t.name));
   const producer = new Map<string, string>();
   for (const i of graph.input) if (!initializers.has(i.name)) producer.set(i.name, 'input');

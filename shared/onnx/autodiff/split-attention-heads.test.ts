@@ -32,13 +32,14 @@ const dims = { x: [2, 9, 8], wq: [8, 8], wk: [8, 8], wv: [8, 8] };
 
 describe('attention split by head before differentiation', () => {
   for (const t of [D, F]) {
-    it(`four heads with symbolic tokens: one softmax per head in the forward and the backward (${t === D ? 'float64' : 'float32'})`, async () => {
+    it(`four heads, 4096 typical tokens: one softmax per head in the forward and the backward (${t === D ? 'float64' : 'float32'})`, async () => {
       const m = model(t, 4);
-      const vjp = buildVjpGraph(m, { wrt: 'x', of: m.graph.output[0]!.name });
+      // One head's p is 64 MiB (float32) or 128 MiB (float64): each head is its own group.
+      const vjp = buildVjpGraph(m, { wrt: 'x', of: m.graph.output[0]!.name, typicalDims: { n: 1, tokens: 4096 } });
       const nodes = allNodes(vjp.graph);
       expect(nodes.filter((n) => n.opType === 'Softmax' && !n.name.startsWith('vjp/'))).toHaveLength(4);
       expect(nodes.filter((n) => n.opType === 'Softmax' && n.name.startsWith('vjp/'))).toHaveLength(4);
-      const r = await runAdjoint(m, { wrt: 'x', of: m.graph.output[0]!.name, dims, seed: 17 });
+      const r = await runAdjoint(m, { wrt: 'x', of: m.graph.output[0]!.name, dims, seed: 17, typicalDims: { n: 1, tokens: 4096 } });
       // Per-head products are the batched product's own slices: the forward is unchanged.
       expect(r.forwardMismatch).toBe(0);
       // float32 central differences of a softmax carry about 1e-3 of their own error.
@@ -46,15 +47,35 @@ describe('attention split by head before differentiation', () => {
     });
   }
 
+  it('eight heads, 1400 typical tokens, float64: two groups of four heads (63 MB of p each)', async () => {
+    const m = model(D, 8);
+    const vjp = buildVjpGraph(m, { wrt: 'x', of: m.graph.output[0]!.name, typicalDims: { n: 1, tokens: 1400 } });
+    const nodes = allNodes(vjp.graph);
+    const forward = nodes.filter((n) => n.opType === 'Softmax' && !n.name.startsWith('vjp/'));
+    expect(forward).toHaveLength(2);
+    expect(nodes.filter((n) => n.opType === 'Softmax' && n.name.startsWith('vjp/'))).toHaveLength(2);
+    const r = await runAdjoint(m, { wrt: 'x', of: m.graph.output[0]!.name, dims, seed: 5, typicalDims: { n: 1, tokens: 1400 } });
+    expect(r.forwardMismatch).toBe(0);
+    expect(r.relError).toBeLessThan(1e-8);
+  });
+
+  it('whole p within the budget at the typical dims, or no typical dims: left whole', () => {
+    for (const typicalDims of [{ n: 1, tokens: 1024 }, undefined]) {
+      const m = model(F, 8);
+      const vjp = buildVjpGraph(m, { wrt: 'x', of: m.graph.output[0]!.name, ...(typicalDims ? { typicalDims } : {}) });
+      expect(allNodes(vjp.graph).filter((n) => n.opType === 'Softmax' && !n.name.startsWith('vjp/'))).toHaveLength(1);
+    }
+  });
+
   it('probabilities also read elsewhere: left whole', () => {
     const m = model(D, 4, true);
-    const vjp = buildVjpGraph(m, { wrt: 'x', of: m.graph.output[0]!.name });
+    const vjp = buildVjpGraph(m, { wrt: 'x', of: m.graph.output[0]!.name, typicalDims: { n: 1, tokens: 4096 } });
     expect(allNodes(vjp.graph).filter((n) => n.opType === 'Softmax' && !n.name.startsWith('vjp/'))).toHaveLength(1);
   });
 
   it('a single head: left whole', () => {
     const m = model(D, 1);
-    const vjp = buildVjpGraph(m, { wrt: 'x', of: m.graph.output[0]!.name });
+    const vjp = buildVjpGraph(m, { wrt: 'x', of: m.graph.output[0]!.name, typicalDims: { n: 1, tokens: 4096 } });
     expect(allNodes(vjp.graph).filter((n) => n.opType === 'Softmax' && !n.name.startsWith('vjp/'))).toHaveLength(1);
   });
 });

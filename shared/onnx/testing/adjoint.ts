@@ -5,6 +5,7 @@
  */
 import ort from 'onnxruntime-node';
 import { buildVjpGraph, gradName } from '../autodiff/build-vjp.ts';
+import type { DimValues } from '../shape/with-input-dims.ts';
 import { serializeModel } from '../model-io.ts';
 import { fromOrtTensor, toOrtTensor, gradientSwitch } from '../ort-tensors.ts';
 import { TensorDataType, type ModelProto } from '../proto/types.ts';
@@ -20,6 +21,8 @@ export interface AdjointOptions {
   seed?: number;
   /** Finite-difference step along v. */
   step?: number;
+  /** Passed to the gradient graph builder (size-dependent rewrites). */
+  typicalDims?: DimValues;
 }
 
 export interface AdjointResult {
@@ -39,7 +42,7 @@ function elemTypeOf(model: ModelProto, name: string): number {
 export async function runAdjoint(model: ModelProto, options: AdjointOptions): Promise<AdjointResult> {
   const { wrt, of } = options;
   const rand = mulberry32(options.seed ?? 1234);
-  const vjpModel = buildVjpGraph(model, { wrt, of });
+  const vjpModel = buildVjpGraph(model, { wrt, of, ...(options.typicalDims ? { typicalDims: options.typicalDims } : {}) });
   const forward = await ort.InferenceSession.create(serializeModel(model));
   const backward = await ort.InferenceSession.create(serializeModel(vjpModel));
   try {
