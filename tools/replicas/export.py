@@ -33,8 +33,13 @@ def tensor_bytes(tensor: onnx.TensorProto, folder: Path) -> bytes:
 
 
 def export_with_external_data(module: nn.Module, inputs: dict[str, torch.Tensor], output_names: tuple[str, ...],
-                              dynamic_axes: dict[str, dict[int, str]], path: Path, opset: int) -> onnx.ModelProto:
-    """Exports to `path` and returns the written proto (weights external, not loaded)."""
+                              dynamic_axes: dict[str, dict[int, str]], path: Path, opset: int,
+                              alignment: int = ALIGNMENT) -> onnx.ModelProto:
+    """Exports to `path` and returns the written proto (weights external, not loaded).
+
+    `alignment` 1 packs the weights without padding: onnxruntime then reads them instead of
+    mapping them, which only small models that are committed should choose.
+    """
     args = tuple(inputs.values())
     with torch.no_grad():
         traced = module(*args)
@@ -63,7 +68,7 @@ def export_with_external_data(module: nn.Module, inputs: dict[str, torch.Tensor]
                 blob = tensor_bytes(tensor, Path(tmp))
                 if len(blob) < 1024 and tensor.data_location != onnx.TensorProto.EXTERNAL:
                     continue
-                offset += -offset % ALIGNMENT
+                offset += -offset % alignment
                 data.seek(offset)
                 data.write(blob)
                 for field in ("raw_data", "float_data", "int32_data", "double_data"):
