@@ -8,6 +8,7 @@ import ort from 'onnxruntime-node';
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
 import { T5Tokenizer } from '../tokenizer/t5-tokenizer.ts';
 import { TextEncoder } from '../components/text-encoder.ts';
+import { componentSessionOptions } from '../components/session-options.ts';
 import { openVae, type Vae } from '../components/vae.ts';
 import { denoiserSessionOptions, openDenoiserSession, type DenoiserSession } from '../denoiser-session.ts';
 import { readFolderManifest } from '../folder-manifest.ts';
@@ -39,7 +40,7 @@ export class DiffusionPipeline {
 
   static async open(dir: string, options: PipelineOptions = {}): Promise<DiffusionPipeline> {
     const folder = openModelFolder(dir);
-    const sessionOptions: ort.InferenceSession.SessionOptions = { executionProviders: options.executionProviders ?? ['cpu'] };
+    const sessionOptions = componentSessionOptions(options.executionProviders);
     const scheduler = parseSchedulerConfig(JSON.parse(readFileSync(join(folder.dir, 'scheduler', 'scheduler_config.json'), 'utf8')), join(folder.dir, 'scheduler', 'scheduler_config.json'));
     const vae = await openVae(folder.dir, sessionOptions);
     const stacks: (TextStack | undefined)[] = [];
