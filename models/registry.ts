@@ -1,13 +1,21 @@
 import { parseModelRegistry, type ModelManifest } from '../shared/contracts/model-manifest.ts';
+import { taskMemory, type ArchitectureId } from './fleet-sizing.ts';
 
-// Fleet sizing, per GPU instance (one task per instance, so a task gets the whole GPU):
-//   g5.xlarge   A10G 24 GB,  4 vCPU, 16 GiB  - SD 1.x in fp16: two 1.7 GB UNet graphs (forward + VJP) plus activations.
-//   g5.2xlarge  A10G 24 GB,  8 vCPU, 32 GiB  - SDXL-class weights at 512 px: the GPU fits, 16 GiB of host RAM would not.
-//   g6e.xlarge  L40S 48 GB,  4 vCPU, 32 GiB  - SDXL at 1024 px, or SD 2.1 in fp32 at 768 px.
-//   g6e.2xlarge L40S 48 GB,  8 vCPU, 64 GiB  - SD3 Medium: T5-XXL alone is 9.5 GB in fp16, loaded through host RAM.
+// Fleets, per GPU instance (one task per instance, so a task gets the whole GPU). Each GPU fleet's
+// GPU and host memory are computed from the measured rule in fleet-sizing.ts for the model's
+// precision and largest image; the instance type is chosen to hold them (cdk/lib/instance-catalog.ts
+// checks it at synth):
+//   g5.xlarge   A10G 24 GB,  4 vCPU, 16 GiB  - SD 1.x and LCM-SD1.5 in fp16 at up to 512 x 768.
+//   g5.2xlarge  A10G 24 GB,  8 vCPU, 32 GiB  - SDXL-Turbo at up to 512 x 768: its weights need more host memory than 16 GiB leaves.
+//   g6e.xlarge  L40S 48 GB,  4 vCPU, 32 GiB  - SD 2.1 in fp32 at up to 768 x 1024.
+//   g6e.2xlarge L40S 48 GB,  8 vCPU, 64 GiB  - SDXL and LCM-SDXL at 1024 px in fp16 (30 GiB of host memory by the rule,
+//                                             more than a g6e.xlarge leaves to tasks), SD3 Medium (T5-XXL alone is 9.5 GB in fp16).
 // Spot on g5 only: its Spot pools are deep and a job resumes from its last timestep checkpoint; g6e Spot is scarce.
 
 type Fleet = ModelManifest['fleet'];
+/** A GPU fleet before sizing: its memory comes from the rule, for the architecture it names. */
+type GpuFleet = Omit<Fleet, 'memoryMiB' | 'gpuMemoryGiB'> & { sizedBy: ArchitectureId };
+type ManifestDraft = Omit<ModelManifest, 'fleet'> & { fleet: Fleet | GpuFleet };
 type InversionDefaults = ModelManifest['inversionDefaults'];
 
 const sd1Unet: ModelManifest['denoiser'] = { component: 'unet', predictionType: 'epsilon', extraInputs: [] };
@@ -18,32 +26,28 @@ const sdxlVae: ModelManifest['vae'] = { scalingFactor: 0.13025, shiftFactor: 0, 
 const fullStepDefaults: InversionDefaults = { method: 'preciseinv', steps: 50, eta: 1e-2, maxIters: 20, guidance: 1 };
 const fewStepDefaults: InversionDefaults = { method: 'preciseinv', steps: 4, eta: 1e-2, maxIters: 20, guidance: 1 };
 
-const g5Fleet: Fleet = {
+const g5Fleet = {
   instanceType: 'g5.xlarge',
   gpuCount: 1,
-  memoryMiB: 12288,
   cpu: 4096,
   maxTasks: 4,
   spot: true,
-  gpuMemoryGiB: 12,
   jobTimeoutSeconds: 1800,
-};
+} as const;
 
-const g6eFleet: Fleet = {
+const g6eFleet = {
   instanceType: 'g6e.xlarge',
   gpuCount: 1,
-  memoryMiB: 28672,
   cpu: 4096,
   maxTasks: 2,
   spot: false,
-  gpuMemoryGiB: 32,
   jobTimeoutSeconds: 3600,
-};
+} as const;
 
 // UNets downsample the latent three times, so 8 (VAE) * 8 keeps every level's shape whole.
 const unetResolution = (size: number, maxPixels: number): ModelManifest['resolution'] => ({ default: size, multipleOf: 64, maxPixels });
 
-const manifests: ModelManifest[] = [
+const manifests: ManifestDraft[] = [
   {
     id: 'sd14',
     displayName: 'Stable Diffusion 1.4',
@@ -55,7 +59,7 @@ const manifests: ModelManifest[] = [
     resolution: unetResolution(512, 512 * 768),
     precision: 'fp16',
     inversionDefaults: fullStepDefaults,
-    fleet: g5Fleet,
+    fleet: { ...g5Fleet, sizedBy: 'sd1' },
   },
   {
     id: 'sd15',
@@ -68,7 +72,7 @@ const manifests: ModelManifest[] = [
     resolution: unetResolution(512, 512 * 768),
     precision: 'fp16',
     inversionDefaults: fullStepDefaults,
-    fleet: g5Fleet,
+    fleet: { ...g5Fleet, sizedBy: 'sd1' },
   },
   {
     id: 'sd21',
@@ -82,7 +86,7 @@ const manifests: ModelManifest[] = [
     // SD 2.1 relies on upcast attention; fp16 ONNX exports of it overflow to NaN.
     precision: 'fp32',
     inversionDefaults: fullStepDefaults,
-    fleet: { ...g6eFleet, gpuMemoryGiB: 28 },
+    fleet: { ...g6eFleet, sizedBy: 'sd2' },
   },
   {
     id: 'sdxl',
@@ -95,7 +99,7 @@ const manifests: ModelManifest[] = [
     resolution: unetResolution(1024, 1024 * 1024),
     precision: 'fp16',
     inversionDefaults: fullStepDefaults,
-    fleet: g6eFleet,
+    fleet: { ...g6eFleet, sizedBy: 'sdxl', instanceType: 'g6e.2xlarge' },
   },
   {
     id: 'lcm-sd15',
@@ -110,7 +114,7 @@ const manifests: ModelManifest[] = [
     precision: 'fp16',
     // LCM has no CFG batch: w is distilled into the UNet and enters through timestep_cond.
     inversionDefaults: { ...fewStepDefaults, guidance: 8.5 },
-    fleet: { ...g5Fleet, jobTimeoutSeconds: 600 },
+    fleet: { ...g5Fleet, sizedBy: 'lcm-sd1', jobTimeoutSeconds: 600 },
   },
   {
     id: 'lcm-sdxl',
@@ -123,7 +127,7 @@ const manifests: ModelManifest[] = [
     resolution: unetResolution(1024, 1024 * 1024),
     precision: 'fp16',
     inversionDefaults: { ...fewStepDefaults, guidance: 8.5 },
-    fleet: { ...g6eFleet, jobTimeoutSeconds: 900 },
+    fleet: { ...g6eFleet, sizedBy: 'lcm-sdxl', instanceType: 'g6e.2xlarge', jobTimeoutSeconds: 900 },
   },
   {
     id: 'sdxl-turbo',
@@ -137,7 +141,7 @@ const manifests: ModelManifest[] = [
     resolution: unetResolution(512, 512 * 768),
     precision: 'fp16',
     inversionDefaults: fewStepDefaults,
-    fleet: { ...g5Fleet, instanceType: 'g5.2xlarge', memoryMiB: 28672, cpu: 8192, gpuMemoryGiB: 18, jobTimeoutSeconds: 900 },
+    fleet: { ...g5Fleet, sizedBy: 'sdxl', instanceType: 'g5.2xlarge', cpu: 8192, jobTimeoutSeconds: 900 },
   },
   {
     id: 'sd3',
@@ -151,7 +155,7 @@ const manifests: ModelManifest[] = [
     resolution: { default: 1024, multipleOf: 16, maxPixels: 1024 * 1024 },
     precision: 'fp16',
     inversionDefaults: { ...fullStepDefaults, steps: 28 },
-    fleet: { ...g6eFleet, instanceType: 'g6e.2xlarge', memoryMiB: 57344, cpu: 8192, gpuMemoryGiB: 40 },
+    fleet: { ...g6eFleet, sizedBy: 'sd3', instanceType: 'g6e.2xlarge', cpu: 8192 },
   },
   {
     id: 'tiny',
@@ -180,7 +184,14 @@ const manifests: ModelManifest[] = [
   },
 ];
 
-export const modelRegistry = parseModelRegistry(manifests);
+function sized(draft: ManifestDraft): ModelManifest {
+  if (!('sizedBy' in draft.fleet)) return { ...draft, fleet: draft.fleet };
+  const { sizedBy, ...fleet } = draft.fleet;
+  const { gpuMemoryGiB, memoryMiB } = taskMemory(sizedBy, draft.precision, draft.resolution.maxPixels);
+  return { ...draft, fleet: { ...fleet, gpuMemoryGiB, memoryMiB } };
+}
+
+export const modelRegistry = parseModelRegistry(manifests.map(sized));
 
 export function getModel(id: string): ModelManifest {
   const model = modelRegistry.find((m) => m.id === id);
