@@ -12,7 +12,7 @@
  *   npx tsx bench/end-to-end.ts --model sd15 [--size 512] [--steps 2] [--max-iters 3]
  *       [--image models/tiny/holdout/chelsea.png] [--malloc hugepages|default] [--json]
  *
- * --malloc as in bench/full-scale.ts (hugepages by default, for both sides).
+ * --malloc hugepages (default) or default: see mallocEnv in bench/replica-context.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,10 +21,10 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { z } from 'zod';
-import { choices, commandLine, gitRevision, machine, writeReport } from './report-context.ts';
+import { mallocEnv, parseReplicaModel, type ReplicaModel, REPLICA_MODELS as MODELS, replicaDir, toolsPython } from './replica-context.ts';
+import { commandLine, gitRevision, machine, writeReport } from './report-context.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const MODELS = ['sd15', 'lcm-sd15', 'sd21', 'sdxl', 'sd3'] as const;
 const RESULTS_JSON = join(ROOT, 'bench', 'results', 'end-to-end.json');
 const RESULTS_MD = join(ROOT, 'bench', 'results', 'end-to-end.md');
 const GNU_TIME = '/usr/bin/time';
@@ -40,9 +40,8 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-if (!values.model) throw new Error(`--model is required: one of ${MODELS.join(', ')}`);
-const [model] = choices('model', values.model, MODELS) as [(typeof MODELS)[number]];
-const [mallocMode] = choices('malloc', values.malloc!, ['hugepages', 'default'] as const) as ['hugepages' | 'default'];
+const model = parseReplicaModel(values.model);
+const { mode: mallocMode, env } = mallocEnv(values.malloc!);
 const positive = (flag: string, text: string): number => {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} must be a positive integer, got ${text}`);
@@ -50,8 +49,8 @@ const positive = (flag: string, text: string): number => {
 };
 const steps = positive('steps', values.steps!);
 const maxIters = positive('max-iters', values['max-iters']!);
-const dir = join(ROOT, 'models', 'replicas', model);
-const python = process.env['PRECISEINV_PYTHON'] ?? join(ROOT, 'tools', '.venv', 'bin', 'python');
+const dir = replicaDir(model);
+const python = toolsPython();
 if (!existsSync(join(dir, 'replica.json'))) {
   throw new Error(`${dir} has no replica: build it first (tools/.venv/bin/python -m tools.replicas.build --model ${model}, or run bench/full-scale.ts)`);
 }
@@ -59,10 +58,6 @@ if (!existsSync(GNU_TIME)) throw new Error(`${GNU_TIME} (GNU time) is needed for
 const replica = z.object({ imageSize: z.number().int() }).passthrough().parse(JSON.parse(readFileSync(join(dir, 'replica.json'), 'utf8')));
 const size = values.size ? positive('size', values.size) : replica.imageSize;
 if (size % 8 !== 0) throw new Error(`--size must be a multiple of 8 (the VAE's factor), got ${size}`);
-
-const env: NodeJS.ProcessEnv = { ...process.env };
-if (mallocMode === 'hugepages') env['GLIBC_TUNABLES'] = 'glibc.malloc.hugetlb=1';
-else delete env['GLIBC_TUNABLES'];
 
 function log(line: string): void {
   process.stderr.write(`[end-to-end ${model} ${size}px] ${line}\n`);
@@ -93,6 +88,9 @@ const Metrics = z.object({
   width: z.number().int(),
   height: z.number().int(),
 }).passthrough();
+
+// Declared before the run: saveResult parses the earlier rows with it.
+const ResultRow = z.object({ model: z.enum(MODELS), size: z.number().int() }).passthrough();
 
 const work = mkdtempSync(join(tmpdir(), 'end-to-end-'));
 const started = new Date();
@@ -137,7 +135,7 @@ try {
 }
 
 interface Result {
-  model: (typeof MODELS)[number];
+  model: ReplicaModel;
   size: number;
   steps: number;
   maxIters: number;
@@ -153,8 +151,6 @@ interface Result {
   torch: string;
   run: { date: string; revision: string; command: string; machine: string };
 }
-
-const ResultRow = z.object({ model: z.enum(MODELS), size: z.number().int() }).passthrough();
 
 function saveResult(result: Result): void {
   // A hand-edited or truncated results file is named rather than silently overwritten.

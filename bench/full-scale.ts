@@ -13,10 +13,7 @@
  *   npx tsx bench/full-scale.ts --model sd15|lcm-sd15|sd21|sdxl|sd3 [--fp16] [--runs 3] [--threads 2]
  *       [--malloc hugepages|default] [--skip torch] [--json]
  *
- * --malloc hugepages (default) runs every step with GLIBC_TUNABLES=glibc.malloc.hugetlb=1:
- * glibc then asks for transparent huge pages for its large blocks. On a virtual machine, where
- * each 4 KiB page fault is expensive, that is what keeps torch's timings (whose allocator maps
- * and unmaps every large tensor) from being dominated by page faults; both sides get the same.
+ * --malloc hugepages (default): see mallocEnv in bench/replica-context.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,10 +21,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { choices, commandLine, gitRevision, machine, writeReport } from './report-context.ts';
+import { mallocEnv, parseReplicaModel, REPLICA_MODELS as MODELS, replicaDir, toolsPython } from './replica-context.ts';
+import { commandLine, gitRevision, machine, writeReport } from './report-context.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const MODELS = ['sd15', 'lcm-sd15', 'sd21', 'sdxl', 'sd3'] as const;
 const RESULTS_JSON = join(ROOT, 'bench', 'results', 'full-scale.json');
 const RESULTS_MD = join(ROOT, 'bench', 'results', 'full-scale.md');
 
@@ -43,9 +40,8 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-if (!values.model) throw new Error(`--model is required: one of ${MODELS.join(', ')}`);
-const [model] = choices('model', values.model, MODELS) as [(typeof MODELS)[number]];
-const [mallocMode] = choices('malloc', values.malloc!, ['hugepages', 'default'] as const);
+const model = parseReplicaModel(values.model);
+const { mode: mallocMode, env } = mallocEnv(values.malloc!);
 const runs = Number(values.runs);
 const threads = Number(values.threads);
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
@@ -53,11 +49,8 @@ if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads must b
 const skipTorch = values.skip!.includes('torch');
 const dtype = values.fp16 ? 'float16' : 'float32';
 const name = values.fp16 ? `${model}-fp16` : model;
-const dir = join(ROOT, 'models', 'replicas', name);
-const python = process.env['PRECISEINV_PYTHON'] ?? join(ROOT, 'tools', '.venv', 'bin', 'python');
-const env: NodeJS.ProcessEnv = { ...process.env };
-if (mallocMode === 'hugepages') env['GLIBC_TUNABLES'] = 'glibc.malloc.hugetlb=1';
-else delete env['GLIBC_TUNABLES'];
+const dir = replicaDir(name);
+const python = toolsPython();
 
 function log(line: string): void {
   process.stderr.write(`[full-scale ${name}] ${line}\n`);
@@ -85,6 +78,14 @@ if (!existsSync(join(dir, 'replica.json'))) {
 }
 const replica = z.object({ denoiser: z.object({ parameters: z.number() }), imageSize: z.number(), latentSize: z.number() }).passthrough()
   .parse(JSON.parse(readFileSync(join(dir, 'replica.json'), 'utf8')));
+
+// Declared before the run: saveResult parses the earlier rows with it.
+const ResultRow = z.object({
+  model: z.enum(MODELS),
+  dtype: z.enum(['float32', 'float16']),
+  run: z.object({ date: z.string(), revision: z.string(), command: z.string(), machine: z.string() }),
+}).passthrough();
+type Result = z.infer<typeof ResultRow>;
 
 const work = mkdtempSync(join(tmpdir(), 'full-scale-'));
 const reference = join(work, 'reference.safetensors');
@@ -141,19 +142,12 @@ try {
   };
   saveResult(result);
   if (!values.json) {
-    log(`gradient/forward ${fmt(result.vjpOverForward)} (torch traced ${fmt(result.torchRatio)}, eager ${fmt(result.torchEagerRatio)}); peak ${gb(result.peakRssMb)} GB (torch ${gb(result.torchPeakRssMb)} GB); gradient error ${fmt(result.relError)}`);
+    log(`gradient/forward ${fmt(result.vjpOverForward)} (torch traced ${fmt(result.torchRatio)}, eager ${fmt(result.torchEagerRatio)}); peak ${gib(result.peakRssMb)} GiB (torch ${gib(result.torchPeakRssMb)} GiB); gradient error ${fmt(result.relError)}`);
   }
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
-
-const ResultRow = z.object({
-  model: z.enum(MODELS),
-  dtype: z.enum(['float32', 'float16']),
-  run: z.object({ date: z.string(), revision: z.string(), command: z.string(), machine: z.string() }),
-}).passthrough();
-type Result = z.infer<typeof ResultRow>;
 
 function saveResult(result: Result): void {
   // A hand-edited or truncated results file is named rather than silently overwritten.
@@ -172,7 +166,7 @@ function fmt(v: unknown, digits = 2): string {
   return v.toFixed(digits);
 }
 
-function gb(v: unknown): string {
+function gib(v: unknown): string {
   return typeof v === 'number' ? (v / 1024).toFixed(2) : '-';
 }
 
@@ -195,13 +189,13 @@ function renderReport(rows: readonly Result[]): string[] {
     '- **error**: normwise max |ours - torch| / max |torch| of the gradient for one seeded cotangent',
     '  (torch float32; for fp16 rows, torch float32 on the same half weights).',
     '',
-    '| model | params | px | prepare s / GB | fwd session create s / run s / GB | ours create s | ours fwd s | ours grad s | grad/fwd | ours peak GB (fwd-only / all) | torch eager fwd / fwd+bwd s, ratio, GB | torch traced fwd / fwd+bwd s, ratio, GB | grad error | out error |',
+    '| model | params | px | prepare s / GiB | fwd session create s / run s / GiB | ours create s | ours fwd s | ours grad s | grad/fwd | ours peak GiB (fwd-only / all) | torch eager fwd / fwd+bwd s, ratio, GiB | torch traced fwd / fwd+bwd s, ratio, GiB | grad error | out error |',
     '| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | --- | --- | --- | ---: | ---: |',
   ];
   for (const r of rows) {
     const label = r.dtype === 'float16' ? `${r.model} fp16` : r.model;
     const params = typeof r['parameters'] === 'number' ? `${((r['parameters'] as number) / 1e6).toFixed(0)}M` : '-';
-    lines.push(`| ${label} | ${params} | ${fmt(r['imageSize'], 0)} | ${fmt(r['prepareSeconds'], 1)} / ${gb(r['preparePeakRssMb'])} | ${fmt(r['forwardSessionCreateSeconds'], 1)} / ${fmt(r['forwardSessionSeconds'])} / ${gb(r['forwardSessionPeakRssMb'])} | ${fmt(r['engineCreateSeconds'], 1)} | ${fmt(r['forwardSeconds'])} | ${fmt(r['gradientSeconds'])} | ${fmt(r['vjpOverForward'])} | ${gb(r['peakRssMbForward'])} / ${gb(r['peakRssMb'])} | ${fmt(r['torchEagerForwardSeconds'])} / ${fmt(r['torchEagerForwardBackwardSeconds'])}, ${fmt(r['torchEagerRatio'])}, ${gb(r['torchEagerPeakRssMb'])} | ${fmt(r['torchTracedForwardSeconds'])} / ${fmt(r['torchTracedForwardBackwardSeconds'])}, ${fmt(r['torchRatio'])}, ${gb(r['torchTracedPeakRssMb'])} | ${fmt(r['relError'])} | ${fmt(r['outRelError'])} |`);
+    lines.push(`| ${label} | ${params} | ${fmt(r['imageSize'], 0)} | ${fmt(r['prepareSeconds'], 1)} / ${gib(r['preparePeakRssMb'])} | ${fmt(r['forwardSessionCreateSeconds'], 1)} / ${fmt(r['forwardSessionSeconds'])} / ${gib(r['forwardSessionPeakRssMb'])} | ${fmt(r['engineCreateSeconds'], 1)} | ${fmt(r['forwardSeconds'])} | ${fmt(r['gradientSeconds'])} | ${fmt(r['vjpOverForward'])} | ${gib(r['peakRssMbForward'])} / ${gib(r['peakRssMb'])} | ${fmt(r['torchEagerForwardSeconds'])} / ${fmt(r['torchEagerForwardBackwardSeconds'])}, ${fmt(r['torchEagerRatio'])}, ${gib(r['torchEagerPeakRssMb'])} | ${fmt(r['torchTracedForwardSeconds'])} / ${fmt(r['torchTracedForwardBackwardSeconds'])}, ${fmt(r['torchRatio'])}, ${gib(r['torchTracedPeakRssMb'])} | ${fmt(r['relError'])} | ${fmt(r['outRelError'])} |`);
   }
   lines.push('', '## Runs', '');
   for (const r of rows) lines.push(`- ${r.dtype === 'float16' ? `${r.model} fp16` : r.model}: \`${r.run.command}\` at ${r.run.revision}, ${r.run.date} UTC, malloc ${String(r['malloc'])}, torch ${String(r['torch'] ?? '-')}; ${r.run.machine}.`);
