@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { getModel } from '../models/registry.ts';
+import { etaForSteps } from '../shared/contracts/model-manifest.ts';
 import { readFolderManifest } from '../shared/diffusion/folder-manifest.ts';
 import { DiffusionPipeline } from '../shared/diffusion/pipeline/diffusion-pipeline.ts';
 import { prepareGradientGraph } from '../shared/diffusion/prepare-gradient-graph.ts';
@@ -55,7 +56,8 @@ for (const item of values.eta === undefined ? [] : list('eta', values.eta)) {
   else if (Number.isInteger(Number(lhs)) && Number(lhs) >= 1) etaByT.set(Number(lhs), value);
   else throw new Error(`--eta pair '${item}' expects an integer T before ':'`);
 }
-const etaFor = (steps: number): number => etaByT.get(steps) ?? etaAll;
+// Without --eta, each T gets the registry's rule (etaForSteps: the model's budget shared over T steps).
+const etaFor = (steps: number): number => etaByT.get(steps) ?? (values.eta === undefined ? etaForSteps(defaults, steps) : etaAll);
 const fixedPointIters = Number(values['fixed-point-iters']);
 if (!Number.isInteger(fixedPointIters) || fixedPointIters < 1 || fixedPointIters > 10000) throw new Error(`--fixed-point-iters expects an integer in 1..10000, got '${values['fixed-point-iters']}'`);
 const maxIters = values['max-iters'] === undefined ? defaults.maxIters : Number(values['max-iters']);
@@ -118,6 +120,31 @@ if (methods.includes('preciseinv') && !readFolderManifest(MODEL_DIR)?.gradientGr
 }
 const pipeline = await DiffusionPipeline.open(MODEL_DIR);
 const rows: Row[] = [];
+/**
+ * Cost of one gradient-graph run in forward runs, timed here on a held-out-sized latent: model
+ * cost is reported in forward-run equivalents (forward + ratio * gradient runs), since counting a
+ * gradient run as one would flatter the methods that use them.
+ */
+async function gradientRunRatio(): Promise<number> {
+  const dims = [3, 64, 96];
+  const size = dims.reduce((a, b) => a * b, 1);
+  const denoiser = pipeline.denoiser(await pipeline.conditioning([''], 1, { height: 64, width: 96 }), dims, 1);
+  const x = Float32Array.from({ length: size }, (_, k) => Math.sin(k));
+  const time = async (run: () => Promise<unknown>) => {
+    const seconds: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const t0 = performance.now();
+      await run();
+      if (i >= 2) seconds.push(performance.now() - t0);
+    }
+    return seconds.sort((a, b) => a - b)[Math.floor(seconds.length / 2)]!;
+  };
+  const forward = await time(() => denoiser.predict(x, [0], 500));
+  const gradient = await time(() => denoiser.predictWithVjp(x, [0], 500, x));
+  return gradient / forward;
+}
+const ratio = methods.includes('preciseinv') ? await gradientRunRatio() : 1;
+process.stderr.write(`gradient run / forward run: ${ratio.toFixed(2)}\n`);
 const tty = process.stderr.isTTY;
 const started = performance.now();
 try {
@@ -165,11 +192,11 @@ function convergence(metrics: InversionMetrics[]): { reached: string; worst: str
 }
 
 const meanTable = [
-  '| T | method | eta | set | images | PSNR (dB) | SSIM | latent RMSE | model evals / image | s / image | (image, step) pairs at eta | worst residual |',
-  '|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  '| T | method | eta | set | images | PSNR (dB) | SSIM | latent RMSE | forward / gradient runs per image | forward-run equivalents | s / image | (image, step) pairs at eta | worst residual |',
+  '|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...rows.map(({ steps, method, set, metrics }) => {
     const c = method === 'preciseinv' ? convergence(metrics) : { reached: '-', worst: '-' };
-    return `| ${steps} | ${method} | ${method === 'preciseinv' ? etaFor(steps).toExponential(0) : '-'} | ${set.id} | ${metrics.length} | ${fmtPsnr(mean(metrics.map(psnrOf)))} | ${mean(metrics.map((m) => m.ssim)).toFixed(4)} | ${mean(metrics.map((m) => m.latentRmse)).toExponential(2)} | ${mean(metrics.map((m) => m.modelEvals.forward + m.modelEvals.vjp)).toFixed(1)} | ${mean(metrics.map((m) => m.seconds)).toFixed(3)} | ${c.reached} | ${c.worst} |`;
+    return `| ${steps} | ${method} | ${method === 'preciseinv' ? etaFor(steps).toExponential(0) : '-'} | ${set.id} | ${metrics.length} | ${fmtPsnr(mean(metrics.map(psnrOf)))} | ${mean(metrics.map((m) => m.ssim)).toFixed(4)} | ${mean(metrics.map((m) => m.latentRmse)).toExponential(2)} | ${mean(metrics.map((m) => m.modelEvals.forward)).toFixed(1)} / ${mean(metrics.map((m) => m.modelEvals.vjp)).toFixed(1)} | ${mean(metrics.map((m) => m.modelEvals.forward + ratio * m.modelEvals.vjp)).toFixed(1)} | ${mean(metrics.map((m) => m.seconds)).toFixed(3)} | ${c.reached} | ${c.worst} |`;
   }),
 ];
 
@@ -198,7 +225,7 @@ const report = [
   `- Command: \`${commandLine('bench/inversion-quality.ts')}\``,
   `- Model: \`models/tiny\` (${tiny.displayName}), sampler ${tiny.scheduler.kind}, seed 0, guidance ${defaults.guidance}, unconditional`,
   `- PreciseInv: eta ${stepsList.map((t) => `${etaFor(t)} at T=${t}`).join(', ')} (threshold on each step's mean squared residual in x_0 units, ` +
-    `mean(r^2) / alpha_{i-1}^2), L-BFGS directions, at most ${maxIters} iterations per step. ` +
+    `mean(r^2) / alpha_{i-1}^2), hybrid descent (Anderson-mixed fixed-point iteration while it gains, then L-BFGS), at most ${maxIters} iterations per step. ` +
     `Fixed-point: ${fixedPointIters} iterations per step. DDIM: none (one closed-form step).` +
     (values.eta === undefined && values['max-iters'] === undefined ? ' eta and maxIters from the registry defaults.' : ''),
   `- Sets: **train** = ${sets[0]!.images.map((i) => i.name).join(', ')} (\`bench/data/tiny-train/\`, seen in training); ` +
@@ -211,7 +238,7 @@ const report = [
   '',
   'PSNR and SSIM: reconstruction (sampler re-run from the inverted x_T) vs the resized input, 8-bit. Latent RMSE: reconstructed ' +
     'x_0 vs the input latent, in [-1, 1] units. Model evaluations: denoiser runs per image, inversion plus the reconstruction ' +
-    'sampler, forward + VJP, where one VJP run (forward and gradient in one gradient-graph call) counts as one. Seconds: the ' +
+    `sampler, forward runs and gradient-graph runs (forward and J^T r in one call); forward-run equivalents count a gradient run as ${ratio.toFixed(2)} forward runs, its time measured in this run (median of 10, 96x64). Seconds: the ` +
     "batch's wall time shared equally among its images (images of one size run as one batch). Pairs at eta and worst residual " +
     '(PreciseInv only): over every (image, step) pair of the set, how many ended below eta, and the largest final residual ' +
     'the engine reports per step (`perStep.residual`, the quantity it compares with eta).',

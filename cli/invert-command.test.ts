@@ -43,11 +43,11 @@ describe('preciseinv invert on the bundled model', () => {
     expect(String(bad!.error)).toMatch(/notes\.txt/);
     expect(readdirSync(join(dir, 'out', 'a')).sort()).toEqual(['latent.safetensors', 'metrics.json', 'reconstruction.png']);
     const metrics = InversionMetrics.parse(JSON.parse(readFileSync(join(dir, 'out', 'a', 'metrics.json'), 'utf8')));
-    expect(metrics).toMatchObject({ model: 'tiny', descent: 'lbfgs', width: 80, height: 64, vaeIdentity: true });
+    expect(metrics).toMatchObject({ model: 'tiny', descent: 'hybrid', width: 80, height: 64, vaeIdentity: true });
     expect(metrics.perStep.every((s) => s.iterations <= 3)).toBe(true);
     const latent = decodeLatentFile(new Uint8Array(readFileSync(join(dir, 'out', 'a', 'latent.safetensors'))));
     expect(latent.dims).toEqual([3, 64, 80]); // short side scaled to the model's 64 px
-    expect(latent.meta).toMatchObject({ model: 'tiny', method: 'preciseinv', descent: 'lbfgs', steps: 2 });
+    expect(latent.meta).toMatchObject({ model: 'tiny', method: 'preciseinv', descent: 'hybrid', steps: 2 });
     expect(existsSync(join(dir, 'out', 'notes'))).toBe(false);
   });
 
@@ -68,7 +68,7 @@ describe('preciseinv invert on the bundled model', () => {
       [['invert', img, '--steps', '0'], /--steps expects an integer in 1\.\.1000, got '0'/],
       [['invert', img, '--eta', 'abc'], /--eta expects a positive number, got 'abc'/],
       [['invert', img, '--method', 'sgd'], /--method expects one of preciseinv, ddim, fixed-point, got 'sgd'/],
-      [['invert', img, '--descent', 'adam'], /--descent expects one of lbfgs, gradient, got 'adam'/],
+      [['invert', img, '--descent', 'adam'], /--descent expects one of hybrid, lbfgs, gradient, got 'adam'/],
       [['invert', join(dir, 'missing.png')], /no such file: .*missing\.png/],
       [['invert', img, '--model', 'nope'], /nope/],
       [['invert', img, '--frobnicate'], /frobnicate/],
@@ -84,6 +84,6 @@ describe('preciseinv invert on the bundled model', () => {
   it('--help prints the command usage', async () => {
     const { code, out } = await run(['invert', '--help']);
     expect(code).toBe(0);
-    expect(out).toMatch(/^usage: preciseinv invert <images\.\.\.>.*--descent lbfgs\|gradient/);
+    expect(out).toMatch(/^usage: preciseinv invert <images\.\.\.>.*--descent hybrid\|lbfgs\|gradient/);
   });
 });

@@ -9,12 +9,13 @@ import { readFolderManifest } from '../shared/diffusion/folder-manifest.ts';
 import { DiffusionPipeline } from '../shared/diffusion/pipeline/diffusion-pipeline.ts';
 import { prepareGradientGraph } from '../shared/diffusion/prepare-gradient-graph.ts';
 import { invertImages, type InversionMethod, type ImageResult } from '../shared/inversion/invert-images.ts';
-import type { DescentDirection } from '../shared/inversion/methods/preciseinv.ts';
+import { DESCENT_DIRECTIONS, type DescentDirection } from '../shared/inversion/methods/preciseinv.ts';
+import { etaForSteps } from '../shared/contracts/model-manifest.ts';
 import { resolveModel } from './resolve-model.ts';
 import { UsageError } from './usage-error.ts';
 
 const METHODS: readonly InversionMethod[] = ['preciseinv', 'ddim', 'fixed-point'];
-const DESCENTS: readonly DescentDirection[] = ['lbfgs', 'gradient'];
+const DESCENTS = DESCENT_DIRECTIONS;
 
 function number(flag: string, raw: string | undefined, check: (n: number) => boolean, expected: string): number | undefined {
   if (raw === undefined) return undefined;
@@ -48,7 +49,7 @@ export async function invertCommand(argv: string[]): Promise<number> {
       steps: { type: 'string' },
       eta: { type: 'string' },
       'max-iters': { type: 'string' },
-      descent: { type: 'string', default: 'lbfgs' },
+      descent: { type: 'string', default: 'hybrid' },
       prompt: { type: 'string', default: '' },
       guidance: { type: 'string' },
       seed: { type: 'string', default: '0' },
@@ -64,11 +65,12 @@ export async function invertCommand(argv: string[]): Promise<number> {
   if (!METHODS.includes(method)) throw new UsageError(`--method expects one of ${METHODS.join(', ')}, got '${values.method}'`);
   const descent = values.descent as DescentDirection;
   if (!DESCENTS.includes(descent)) throw new UsageError(`--descent expects one of ${DESCENTS.join(', ')}, got '${values.descent}'`);
+  const steps = number('steps', values.steps, (n) => Number.isInteger(n) && n >= 1 && n <= 1000, 'an integer in 1..1000') ?? model.defaults.steps;
   const params = {
     model: model.id,
     method,
-    steps: number('steps', values.steps, (n) => Number.isInteger(n) && n >= 1 && n <= 1000, 'an integer in 1..1000') ?? model.defaults.steps,
-    eta: number('eta', values.eta, (n) => n > 0, 'a positive number') ?? model.defaults.eta,
+    steps,
+    eta: number('eta', values.eta, (n) => n > 0, 'a positive number') ?? etaForSteps(model.defaults, steps),
     descent,
     maxIters: number('max-iters', values['max-iters'], (n) => Number.isInteger(n) && n >= 0 && n <= 10000, 'an integer in 0..10000') ?? model.defaults.maxIters,
     guidance: number('guidance', values.guidance, (n) => n >= 0, 'a non-negative number') ?? model.defaults.guidance,

@@ -7,7 +7,7 @@ import { serveCommand } from './serve-command.ts';
 import { UsageError } from './usage-error.ts';
 
 const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
-  invert: { summary: 'invert <images...> [--model M] [--method preciseinv|ddim|fixed-point] [--steps T] [--eta E] [--max-iters K] [--descent lbfgs|gradient] [--prompt P] [--guidance W] [--out DIR] [--json]', run: invertCommand },
+  invert: { summary: 'invert <images...> [--model M] [--method preciseinv|ddim|fixed-point] [--steps T] [--eta E] [--max-iters K] [--descent hybrid|lbfgs|gradient] [--prompt P] [--guidance W] [--out DIR] [--json]', run: invertCommand },
   models: { summary: 'models [--json]                 list the model registry', run: modelsCommand },
   prepare: { summary: 'prepare <model-dir>            build the denoiser gradient graph (model_vjp.onnx)', run: prepareCommand },
   serve: { summary: 'serve [--port P] [--data-dir D] [--model M]  the API and a worker on this machine (default model: tiny)', run: serveCommand },

@@ -23,8 +23,17 @@ const sd1Vae: ModelManifest['vae'] = { scalingFactor: 0.18215, shiftFactor: 0, l
 const sdxlVae: ModelManifest['vae'] = { scalingFactor: 0.13025, shiftFactor: 0, latentChannels: 4 };
 
 // Diffusers' default sampling steps per pipeline; few-step models use their native 4.
-const fullStepDefaults: InversionDefaults = { method: 'preciseinv', steps: 50, eta: 1e-2, maxIters: 20, guidance: 1 };
-const fewStepDefaults: InversionDefaults = { method: 'preciseinv', steps: 4, eta: 1e-2, maxIters: 20, guidance: 1 };
+// eta, in x_0 units (the VAE latent scaled to about unit variance), comes from one
+// reconstruction budget rho = 0.02 for every latent family, shared over the T steps by
+// etaForSteps: (rho / T)^2 = 1.6e-7 at T=50 and 2.5e-5 at T=4. rho is 2% of the latent's
+// standard deviation (34 dB latent SNR), below what the VAE itself loses (its ceiling, 25-31 dB
+// in pixels for these families), so the inversion is not what limits the reconstruction. The
+// paper's eta 1e-2 read in these units is a 10% per-step error (20 dB) and is not used. It
+// cannot be tuned on real weights here (no weights can be run offline); the tiny model's curve
+// (bench/results/inversion-quality.md) is what the rule was checked on. Few-step models get more
+// iterations: their least noisy step spans a quarter of the schedule and is badly conditioned.
+const fullStepDefaults: InversionDefaults = { method: 'preciseinv', steps: 50, eta: 1.6e-7, maxIters: 20, guidance: 1 };
+const fewStepDefaults: InversionDefaults = { method: 'preciseinv', steps: 4, eta: 2.5e-5, maxIters: 50, guidance: 1 };
 
 const g5Fleet = {
   instanceType: 'g5.xlarge',
@@ -167,9 +176,11 @@ const manifests: ManifestDraft[] = [
     vae: { scalingFactor: 1, shiftFactor: 0, latentChannels: 3, identity: true },
     resolution: { default: 64, multipleOf: 8, maxPixels: 128 * 128 },
     precision: 'fp32',
-    // eta is in x_0 units (pixels in [-1, 1] here): 1e-4 keeps each step's error near 46 dB PSNR.
-    // The last step (t=99 -> 0) is the badly conditioned one and takes up to ~200 iterations.
-    inversionDefaults: { method: 'preciseinv', steps: 10, eta: 1e-4, maxIters: 200, guidance: 1 },
+    // eta is in x_0 units (pixels in [-1, 1] here): 4e-5 at T=10 is a reconstruction budget of
+    // rho = sqrt(4e-5) * 10 = 0.063, i.e. 1e-3 (36 dB) at T=2 and 2.5e-4 (42 dB) at T=4 by
+    // etaForSteps. Only the least noisy step is held to it (the hybrid takes the others to
+    // float32's floor), and that step is badly conditioned: at T=2 it takes ~200 iterations.
+    inversionDefaults: { method: 'preciseinv', steps: 10, eta: 4e-5, maxIters: 200, guidance: 1 },
     // A CPU box is enough for a model this small and makes a cloud deployment's smoke test cost cents.
     fleet: {
       instanceType: 'c7i.large',

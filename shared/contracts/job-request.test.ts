@@ -7,7 +7,10 @@ describe('JobRequest', () => {
   it('fills what the client left out from the model defaults', () => {
     const request = JobRequest.parse({ model: 'tiny', steps: 10 });
     expect(request.contentType).toBe('image/png');
-    expect(resolveParams(defaults, request)).toEqual({ ...defaults, steps: 10, prompt: '', outputs: ['latent', 'reconstruction', 'metrics'] });
+    // eta follows the step count: (50 / 10)^2 times the default's, the same budget over fewer steps.
+    expect(resolveParams(defaults, request)).toEqual({ ...defaults, steps: 10, eta: 2.5e-3, prompt: '', outputs: ['latent', 'reconstruction', 'metrics'] });
+    expect(resolveParams(defaults, JobRequest.parse({ model: 'tiny' })).eta).toBe(1e-4);
+    expect(resolveParams(defaults, JobRequest.parse({ model: 'tiny', steps: 10, eta: 3e-6 })).eta).toBe(3e-6);
   });
 
   it('names the out-of-range and unknown fields', () => {

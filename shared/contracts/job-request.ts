@@ -4,7 +4,7 @@
  * manifest's own; the API fills defaults from the chosen model.
  */
 import { z } from 'zod';
-import { InversionDefaults, ModelId } from './model-manifest.ts';
+import { etaForSteps, InversionDefaults, ModelId } from './model-manifest.ts';
 
 export const OutputName = z.enum(['latent', 'trajectory', 'reconstruction', 'metrics']);
 export type OutputName = z.infer<typeof OutputName>;
@@ -47,10 +47,11 @@ export const JobRequest = InversionParamsInput.extend({
 export type JobRequest = z.infer<typeof JobRequest>;
 
 export function resolveParams(defaults: z.infer<typeof InversionDefaults>, input: InversionParamsInput): InversionParams {
+  const steps = input.steps ?? defaults.steps;
   return {
     method: input.method ?? defaults.method,
-    steps: input.steps ?? defaults.steps,
-    eta: input.eta ?? defaults.eta,
+    steps,
+    eta: input.eta ?? etaForSteps(defaults, steps),
     maxIters: input.maxIters ?? defaults.maxIters,
     guidance: input.guidance ?? defaults.guidance,
     prompt: input.prompt,

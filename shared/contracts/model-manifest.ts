@@ -63,12 +63,28 @@ export const ResolutionRule = z
 export const InversionDefaults = z.object({
   method: InversionMethod,
   steps: z.number().int().min(1).max(1000),
-  /** Stop threshold on each step's mean squared residual, in x_0's units (mean(r^2) / alpha_{i-1}^2). */
+  /**
+   * Stop threshold on each step's mean squared residual, in x_0's units (mean(r^2) /
+   * alpha_{i-1}^2), at `steps`; other step counts get `etaForSteps`.
+   */
   eta: z.number().positive(),
   maxIters: z.number().int().min(0).max(1000),
   /** Classifier-free guidance weight w in m_u + w (m_c - m_u); 1 means conditional branch only. */
   guidance: z.number().min(0),
 });
+
+/**
+ * The default threshold when a job asks for T steps instead of the model's own: eta scaled by
+ * (steps / T)^2. Each step's residual is carried to the reconstruction, and in the worst case
+ * the T errors add up in RMSE, so a per-step RMSE of rho / T keeps the reconstruction within rho
+ * at every T: the budget rho = sqrt(eta) * steps stays the model's, its share per step follows T.
+ * (With the hybrid descent the well-conditioned steps end far below any share, at float32's
+ * floor; the share is what the badly conditioned least noisy steps are held to.)
+ */
+export function etaForSteps(defaults: Pick<z.infer<typeof InversionDefaults>, 'eta' | 'steps'>, steps: number): number {
+  return defaults.eta * (defaults.steps / steps) ** 2;
+}
+
 
 // SQS caps a visibility timeout at 12 hours; the queue adds a margin above the job timeout.
 export const MAX_JOB_TIMEOUT_SECONDS = 11 * 3600;

@@ -43,7 +43,7 @@ describe('end to end on each family fixture (random weights)', () => {
       const pipeline = await DiffusionPipeline.open(dir);
       try {
         const [result] = await invertImages(pipeline, [{ name: 'photo.jpg', bytes: await photo() }], {
-          model: c.name, method: 'preciseinv', steps: 2, eta: 1e-6, maxIters: 2, guidance: c.guidance,
+          model: c.name, method: 'preciseinv', descent: 'lbfgs', steps: 2, eta: 1e-6, maxIters: 2, guidance: c.guidance,
           prompt: 'a red bicycle leaning on a wall', seed: 3, trajectory: true, resolution: { width: 128, height: 128 }, batchSize: 1,
         });
         if (!result?.ok) throw new Error(result?.ok === false ? result.error : 'no result');

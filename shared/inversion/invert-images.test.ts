@@ -40,7 +40,9 @@ describe('inverting image files end to end (pixel-space model, identity VAE)', (
       expect(p.metrics.ceilingPsnr).toBeNull(); // identity VAE: the ceiling is exact
       expect(p.metrics.psnr ?? Infinity).toBeGreaterThan(45);
       expect((p.metrics.psnr ?? Infinity) - (d.metrics.psnr ?? Infinity)).toBeGreaterThan(10);
-      expect(p.metrics.modelEvals.vjp).toBe(p.metrics.iterations);
+      // The hybrid descent runs the gradient graph only where the fixed-point mixing stopped gaining.
+      expect(p.metrics.modelEvals.vjp).toBeLessThanOrEqual(p.metrics.iterations);
+      expect(p.metrics.descent).toBe('hybrid');
       expect(Object.keys(p.files).sort()).toEqual(['latent.safetensors', 'metrics.json', 'reconstruction.png', 'trajectory.safetensors']);
       const latent = decodeLatentFile(p.files['latent.safetensors']!);
       expect(latent.dims).toEqual([3, 24, 24]);

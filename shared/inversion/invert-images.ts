@@ -69,9 +69,9 @@ export type ImageResult =
 /** Thrown out of the step loop once every image of a batch is aborted. */
 class BatchAborted extends Error {}
 
-/** The descent directions a run uses: PreciseInv's (lbfgs unless asked otherwise), none for the other methods. */
+/** The descent directions a run uses: PreciseInv's (hybrid unless asked otherwise), none for the other methods. */
 function descentOf(params: Pick<InversionParams, 'method' | 'descent'>): DescentDirection | undefined {
-  return params.method === 'preciseinv' ? (params.descent ?? 'lbfgs') : undefined;
+  return params.method === 'preciseinv' ? (params.descent ?? 'hybrid') : undefined;
 }
 
 export function stepSolver(params: Pick<InversionParams, 'method' | 'eta' | 'maxIters' | 'descent'>): StepSolver {

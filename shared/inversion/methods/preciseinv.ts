@@ -1,24 +1,34 @@
 /**
- * PreciseInv (INVERSION.md section 2): start from the DDIM-inversion guess, then descend on
- * eps in x = alpha x0 + sigma eps to drive the step residual r = a x + b m(x) - y to
- * mean(r^2) < eta * alphaTarget^2 (eta is in x_0's units: see StepProblem.alphaTarget). The
- * gradient is sigma (2/n) (a r + b J^T r), with J^T r from the gradient graph.
+ * PreciseInv (INVERSION.md section 2): find x_i with a x + b m(x) = y for each step, to
+ * mean(r^2) < eta * alphaTarget^2 (eta is in x_0's units: see StepProblem.alphaTarget).
  *
- * Directions: `gradient` is the paper's plain gradient descent; `lbfgs` (the default) turns
- * the same gradients into quasi-Newton directions, which the badly conditioned low-noise steps
- * need (see lbfgs-memory.ts). Either way a backtracking (Armijo) line search per image picks
- * the step, so the loss decreases monotonically without knowing the Lipschitz constant. The
- * first trial step is the Newton step of the model-free part of the loss (J = 0):
- * gamma0 = n / (2 sigma^2 a^2).
+ * Directions (`direction`):
+ * - `hybrid` (the default) first iterates the step's own fixed-point map x <- (y - b m(x)) / a
+ *   with Anderson mixing (anderson-mixing.ts): one forward run per iteration and no gradient
+ *   graph. Where the map contracts, which is every step but the least noisy few, it reaches
+ *   float32's floor in a handful of runs, so it is taken there (to `floor`, below eta): those
+ *   steps then add nothing measurable to the reconstruction error, whatever eta is. Where the
+ *   mixing stops gaining (no halving of the best residual in `patience` iterations), the step is
+ *   badly conditioned and the descent below takes over from the best point reached.
+ * - `lbfgs` descends on eps in x = alpha x0 + sigma eps from the DDIM-inversion guess, with the
+ *   gradient sigma (2/n) (a r + b J^T r) (J^T r from the gradient graph) turned into quasi-Newton
+ *   directions (lbfgs-memory.ts), which badly conditioned steps need.
+ * - `gradient` is the paper's plain gradient descent.
+ * Descent uses a backtracking (Armijo) line search per image, so the loss decreases
+ * monotonically without knowing the Lipschitz constant. The first trial step is the Newton step
+ * of the model-free part of the loss (J = 0): gamma0 = n / (2 sigma^2 a^2).
  *
- * Cost: each iteration is one forward run per line-search trial (to get the loss, which the
- * cotangent r depends on) plus one gradient-graph run at the accepted point.
+ * Cost: a mixing iteration is one forward run; a descent iteration is one forward run per
+ * line-search trial (to get the loss, which the cotangent r depends on) plus one gradient-graph
+ * run at the accepted point. `maxIters` bounds both kinds together.
  */
 import { dot, meanSquare, pack, unpack } from '../batch.ts';
+import { AndersonMixing } from './anderson-mixing.ts';
 import { LbfgsMemory } from './lbfgs-memory.ts';
 import { invertAffine, type StepSolver } from './step-solver.ts';
 
-export type DescentDirection = 'lbfgs' | 'gradient';
+export type DescentDirection = 'hybrid' | 'lbfgs' | 'gradient';
+export const DESCENT_DIRECTIONS: readonly DescentDirection[] = ['hybrid', 'lbfgs', 'gradient'];
 
 export interface PreciseInvOptions {
   /** Threshold on the mean squared step residual, in x_0's units. */
@@ -32,6 +42,15 @@ export interface PreciseInvOptions {
   armijo?: number;
   /** Halvings of the step before an image is declared stalled at this timestep. */
   maxBacktracks?: number;
+  /** `hybrid`: iterates kept by the Anderson mixing. */
+  mixingMemory?: number;
+  /** `hybrid`: mixing iterations without halving the best residual before descent takes over. */
+  patience?: number;
+  /**
+   * `hybrid`: residual (x_0 units) the mixing goes down to while it keeps gaining, below eta:
+   * about float32's resolution of a unit-scale latent, where further runs only move rounding.
+   */
+  floor?: number;
 }
 
 interface ImageState {
@@ -55,10 +74,17 @@ export function preciseInversion(options: PreciseInvOptions): StepSolver {
   const { eta, maxIters } = options;
   if (!(eta > 0)) throw new Error(`eta must be positive, got ${eta}`);
   if (!Number.isInteger(maxIters) || maxIters < 0) throw new Error(`maxIters must be a non-negative integer, got ${maxIters}`);
-  const direction = options.direction ?? 'lbfgs';
-  if (direction !== 'lbfgs' && direction !== 'gradient') throw new Error(`direction must be 'lbfgs' or 'gradient', got '${String(direction)}'`);
-  const memorySize = options.memory ?? 8;
-  if (direction === 'lbfgs') LbfgsMemory.checkCapacity(memorySize);
+  const direction = options.direction ?? 'hybrid';
+  if (!DESCENT_DIRECTIONS.includes(direction)) throw new Error(`direction must be one of ${DESCENT_DIRECTIONS.join(', ')}, got '${String(direction)}'`);
+  const quasiNewton = direction !== 'gradient';
+  // Badly conditioned steps are what the hybrid hands to L-BFGS: a longer memory pays there.
+  const memorySize = options.memory ?? (direction === 'hybrid' ? 16 : 8);
+  if (quasiNewton) LbfgsMemory.checkCapacity(memorySize);
+  const mixingMemory = options.mixingMemory ?? 8;
+  if (direction === 'hybrid') new AndersonMixing(mixingMemory);
+  const patience = options.patience ?? 5;
+  if (!Number.isInteger(patience) || patience < 1) throw new Error(`patience must be a positive integer, got ${patience}`);
+  const floor = Math.min(options.floor ?? 1e-11, eta);
   const c = options.armijo ?? 1e-4;
   const maxBacktracks = options.maxBacktracks ?? 30;
 
@@ -78,17 +104,47 @@ export function preciseInversion(options: PreciseInvOptions): StepSolver {
       return x;
     };
 
+    /** Anderson-mixed fixed-point iteration per image, from `from`, while it keeps gaining; returns each image's best point. */
+    const mix = async (from: { x: Float32Array; r: Float32Array; iterations: number }[]) => {
+      const floorLoss = floor * alphaTarget * alphaTarget;
+      const images = from.map((f) => ({ ...f, loss: meanSquare(f.r), best: { ...f, loss: meanSquare(f.r) }, sinceHalving: 0, mixer: new AndersonMixing(mixingMemory), done: false }));
+      for (;;) {
+        const active = images.flatMap((im, j) => (!im.done && im.best.loss >= floorLoss && im.iterations < maxIters ? [j] : []));
+        if (active.length === 0) break;
+        const next = active.map((j) => {
+          const im = images[j]!;
+          const g = new Float64Array(n);
+          for (let k = 0; k < n; k++) g[k] = -im.r[k]! / a;
+          return im.mixer.next(im.x, g);
+        });
+        const m = unpack(await denoiser.predict(pack(next, n), active.map((j) => rows[j]!), step.timestep), active.length, n);
+        active.forEach((j, q) => {
+          const im = images[j]!;
+          im.x = next[q]!;
+          im.r = residual(im.x, m[q]!, y[j]!);
+          im.loss = meanSquare(im.r);
+          im.iterations++;
+          if (im.loss < im.best.loss / 2) im.sinceHalving = 0;
+          else im.sinceHalving++;
+          if (im.loss < im.best.loss) im.best = { x: im.x, r: im.r, iterations: im.iterations, loss: im.loss };
+          if (im.sinceHalving >= patience || !Number.isFinite(im.loss)) im.done = true;
+        });
+      }
+      return images.map((im) => ({ x: im.best.x, r: im.best.r, iterations: im.iterations }));
+    };
+
     // DDIM-inversion guess, then its residual.
     const m0 = unpack(await denoiser.predict(pack(y, n), rows, step.timestep), y.length, n);
     const guess = y.map((yi, j) => invertAffine(yi, m0[j]!, a, b));
     const mGuess = unpack(await denoiser.predict(pack(guess, n), rows, step.timestep), y.length, n);
+    let start: { x: Float32Array; r: Float32Array; iterations: number }[] = guess.map((x, j) => ({ x, r: residual(x, mGuess[j]!, y[j]!), iterations: 0 }));
+    if (direction === 'hybrid') start = await mix(start);
     const gamma0 = n / (2 * sigma * sigma * a * a);
-    const states: ImageState[] = guess.map((x, j) => {
+    const states: ImageState[] = start.map(({ x, r, iterations }, j) => {
       const eps = new Float32Array(n);
       for (let k = 0; k < n; k++) eps[k] = (x[k]! - alpha * x0[j]![k]!) / sigma;
-      const r = residual(x, mGuess[j]!, y[j]!);
-      const memory = direction === 'lbfgs' ? new LbfgsMemory(memorySize) : null;
-      return { eps, x, r, loss: meanSquare(r), grad: null, pending: null, gamma: gamma0, memory, iterations: 0, stalled: false };
+      const memory = quasiNewton ? new LbfgsMemory(memorySize) : null;
+      return { eps, x, r, loss: meanSquare(r), grad: null, pending: null, gamma: gamma0, memory, iterations, stalled: false };
     });
 
     for (;;) {

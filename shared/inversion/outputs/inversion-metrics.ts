@@ -22,7 +22,7 @@ export const InversionMetrics = z.object({
   eta: z.number(),
   maxIters: z.number().int(),
   /** PreciseInv's descent directions; null for the other methods. */
-  descent: z.enum(['lbfgs', 'gradient']).nullable(),
+  descent: z.enum(['hybrid', 'lbfgs', 'gradient']).nullable(),
   guidance: z.number(),
   width: z.number().int(),
   height: z.number().int(),

@@ -16,7 +16,7 @@ export const LatentMetadata = z.object({
   eta: z.number().nonnegative(),
   maxIters: z.number().int().nonnegative(),
   /** PreciseInv's descent directions (absent for the other methods). */
-  descent: z.enum(['lbfgs', 'gradient']).optional(),
+  descent: z.enum(['hybrid', 'lbfgs', 'gradient']).optional(),
   guidance: z.number(),
   prompt: z.string(),
   seed: z.number().int(),
