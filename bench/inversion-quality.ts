@@ -196,7 +196,7 @@ const meanTable = [
   '|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...rows.map(({ steps, method, set, metrics }) => {
     const c = method === 'preciseinv' ? convergence(metrics) : { reached: '-', worst: '-' };
-    return `| ${steps} | ${method} | ${method === 'preciseinv' ? etaFor(steps).toExponential(0) : '-'} | ${set.id} | ${metrics.length} | ${fmtPsnr(mean(metrics.map(psnrOf)))} | ${mean(metrics.map((m) => m.ssim)).toFixed(4)} | ${mean(metrics.map((m) => m.latentRmse)).toExponential(2)} | ${mean(metrics.map((m) => m.modelEvals.forward)).toFixed(1)} / ${mean(metrics.map((m) => m.modelEvals.vjp)).toFixed(1)} | ${mean(metrics.map((m) => m.modelEvals.forward + ratio * m.modelEvals.vjp)).toFixed(1)} | ${mean(metrics.map((m) => m.seconds)).toFixed(3)} | ${c.reached} | ${c.worst} |`;
+    return `| ${steps} | ${method} | ${method === 'preciseinv' ? etaFor(steps).toExponential(1) : '-'} | ${set.id} | ${metrics.length} | ${fmtPsnr(mean(metrics.map(psnrOf)))} | ${mean(metrics.map((m) => m.ssim)).toFixed(4)} | ${mean(metrics.map((m) => m.latentRmse)).toExponential(2)} | ${mean(metrics.map((m) => m.modelEvals.forward)).toFixed(1)} / ${mean(metrics.map((m) => m.modelEvals.vjp)).toFixed(1)} | ${mean(metrics.map((m) => m.modelEvals.forward + ratio * m.modelEvals.vjp)).toFixed(1)} | ${mean(metrics.map((m) => m.seconds)).toFixed(3)} | ${c.reached} | ${c.worst} |`;
   }),
 ];
 
@@ -224,7 +224,7 @@ const report = [
   `- Date: ${new Date().toISOString()}; revision: ${gitRevision()}; wall time ${wallSeconds.toFixed(0)} s`,
   `- Command: \`${commandLine('bench/inversion-quality.ts')}\``,
   `- Model: \`models/tiny\` (${tiny.displayName}), sampler ${tiny.scheduler.kind}, seed 0, guidance ${defaults.guidance}, unconditional`,
-  `- PreciseInv: eta ${stepsList.map((t) => `${etaFor(t)} at T=${t}`).join(', ')} (threshold on each step's mean squared residual in x_0 units, ` +
+  `- PreciseInv: eta ${stepsList.map((t) => `${etaFor(t).toExponential(1)} at T=${t}`).join(', ')} (threshold on each step's mean squared residual in x_0 units, ` +
     `mean(r^2) / alpha_{i-1}^2), hybrid descent (Anderson-mixed fixed-point iteration while it gains, then L-BFGS), at most ${maxIters} iterations per step. ` +
     `Fixed-point: ${fixedPointIters} iterations per step. DDIM: none (one closed-form step).` +
     (values.eta === undefined && values['max-iters'] === undefined ? ' eta and maxIters from the registry defaults.' : ''),
