@@ -10,6 +10,7 @@ import { ApiProblem, issuesFromZod, problemResponse, toApiProblem } from './api-
 import { bearerAuth } from './middleware/bearer-auth.ts';
 import { registerBatchRoutes } from './routes/batches.ts';
 import { registerHealthRoute } from './routes/health.ts';
+import { registerJobStepRoutes } from './routes/job-steps.ts';
 import { registerJobRoutes } from './routes/jobs.ts';
 import { registerLocalObjectRoutes } from './routes/local-objects.ts';
 import { registerModelRoutes } from './routes/models.ts';
@@ -45,6 +46,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   registerHealthRoute(app);
   registerModelRoutes(app, deps);
   registerJobRoutes(app, deps);
+  registerJobStepRoutes(app, deps);
   registerBatchRoutes(app, deps);
   if (deps.localSigner) registerLocalObjectRoutes(app, deps, deps.localSigner);
 
