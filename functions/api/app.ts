@@ -9,6 +9,7 @@ import type { ApiDeps, ApiEnv } from './api-deps.ts';
 import { ApiProblem, issuesFromZod, problemResponse, toApiProblem } from './api-problem.ts';
 import { bearerAuth } from './middleware/bearer-auth.ts';
 import { registerBatchRoutes } from './routes/batches.ts';
+import { registerConsoleRoutes } from './routes/console.ts';
 import { registerHealthRoute } from './routes/health.ts';
 import { registerJobStepRoutes } from './routes/job-steps.ts';
 import { registerJobRoutes } from './routes/jobs.ts';
@@ -49,6 +50,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   registerJobStepRoutes(app, deps);
   registerBatchRoutes(app, deps);
   if (deps.localSigner) registerLocalObjectRoutes(app, deps, deps.localSigner);
+  if (deps.console) registerConsoleRoutes(app, deps, deps.console);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'http', scheme: 'bearer', description: 'an API key' });
   app.doc31('/openapi.json', {
