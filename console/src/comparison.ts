@@ -20,7 +20,8 @@ export function comparison(name: string, originalUrl: string, reconstructionUrl:
   const place = (): void => void (top.style.clipPath = `inset(0 0 0 ${slider.value}%)`);
   slider.addEventListener('input', place);
   place();
-  const section = el('section', { class: 'comparison', 'aria-label': `Original and reconstruction of ${name}` }, sideBySide, el('div', { class: 'wipe-control' }, stack, slider));
+  const hint = el('p', { class: 'wipe-hint' }, 'Slide to wipe: original on the left, reconstruction on the right.');
+  const section = el('section', { class: 'comparison', 'aria-label': `Original and reconstruction of ${name}` }, sideBySide, el('div', { class: 'wipe-control' }, stack, slider, hint));
   top.addEventListener('load', () => {
     if (!top.naturalWidth || !top.naturalHeight) return;
     for (const img of section.querySelectorAll('img')) img.style.aspectRatio = `${top.naturalWidth} / ${top.naturalHeight}`;

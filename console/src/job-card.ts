@@ -49,13 +49,14 @@ export class JobCard {
     this.progress = el('progress', { max: job.params.steps, value: 0, 'aria-label': `Steps completed for ${name}` });
     this.cancelButton = el('button', { type: 'button', class: 'cancel', 'aria-label': `Cancel the job for ${name}` }, 'Cancel');
     this.cancelButton.addEventListener('click', () => void this.cancel());
+    const tableTitle = el('h4', {}, 'Iterations and model evaluations per step');
+    // The table scrolls sideways on narrow screens; focusable so the keyboard can scroll it too.
     const table = el(
       'div',
       { class: 'table-scroll', tabindex: 0, role: 'region', 'aria-label': `Per-step table for ${name}` },
       el(
         'table',
-        { class: 'steps' },
-        el('caption', {}, 'Iterations and model evaluations per step'),
+        { class: 'steps', 'aria-label': 'Iterations and model evaluations per step' },
         el('thead', {}, el('tr', {}, ...['Step', 'Timestep', 'Residual', 'Iterations', 'Model evaluations', 'Below eta'].map((h) => el('th', { scope: 'col' }, h)))),
         this.stepRows,
       ),
@@ -69,6 +70,7 @@ export class JobCard {
         this.error,
         this.notice,
         el('figure', { class: 'chart' }, this.chart, el('figcaption', {}, 'Residual per step (log scale); dashed: eta')),
+        tableTitle,
         table,
         this.results,
       ),
