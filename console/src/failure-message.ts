@@ -9,13 +9,21 @@ export function problemText(problem: Problem): string {
   return [`${problem.title} (${problem.status})${problem.detail ? `: ${problem.detail}` : ''}`, ...issues].join('\n');
 }
 
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 const xmlText = (xml: string, tag: string): string | undefined => new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml)?.[1];
 
 export async function failureMessage(response: Response): Promise<string> {
   const type = response.headers.get('content-type') ?? '';
   const body = await response.text().catch(() => '');
   if (type.startsWith(PROBLEM_CONTENT_TYPE)) {
-    const problem = Problem.safeParse(JSON.parse(body || 'null'));
+    const problem = Problem.safeParse(parseJson(body));
     if (problem.success) return problemText(problem.data);
   }
   const s3Message = /xml/.test(type) ? xmlText(body, 'Message') : undefined;
