@@ -98,6 +98,8 @@ describe('the web console in Chromium', () => {
     expect(await job.locator('.downloads a').evaluateAll((links) => links.map((a) => a.getAttribute('data-output')))).toEqual(['latent', 'trajectory', 'reconstruction', 'metrics']);
 
     await page.screenshot({ path: join(SCREENSHOTS, 'finished.png'), fullPage: true });
+    await page.setViewportSize({ width: 720, height: 1400 });
+    await job.screenshot({ path: join(SCREENSHOTS, 'job.jpeg'), type: 'jpeg', quality: 70 });
     await page.setViewportSize({ width: 360, height: 800 });
     // Readable at 360 px: nothing wider than the viewport.
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);

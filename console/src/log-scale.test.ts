@@ -10,8 +10,9 @@ describe('logAxis', () => {
     expect(logPosition(axis, 1e-1)).toBeCloseTo(1, 12);
   });
 
-  it('spans at least one decade for a single value, and nothing for no usable value', () => {
-    expect(logAxis([1e-4])).toMatchObject({ lo: -4, hi: -3 });
+  it('keeps a value on a power of ten off the edges, and has no axis without a usable value', () => {
+    expect(logAxis([1e-4])).toMatchObject({ lo: -5, hi: -3 });
+    expect(logAxis([2e-4])).toMatchObject({ lo: -4, hi: -3 });
     expect(logAxis([Number.NaN])).toBeUndefined();
   });
 });

@@ -10,8 +10,9 @@ export interface LogAxis {
 export function logAxis(values: readonly number[]): LogAxis | undefined {
   const logs = values.filter((v) => Number.isFinite(v) && v > 0).map(Math.log10);
   if (logs.length === 0) return undefined;
-  const lo = Math.floor(Math.min(...logs));
-  const hi = Math.max(lo + 1, Math.ceil(Math.max(...logs)));
+  // Strictly inside the axis: a value on a power of ten gets a decade of room, off the frame's edge.
+  const lo = Math.ceil(Math.min(...logs)) - 1;
+  const hi = Math.floor(Math.max(...logs)) + 1;
   return { lo, hi, ticks: Array.from({ length: hi - lo + 1 }, (_, i) => 10 ** (lo + i)) };
 }
 
