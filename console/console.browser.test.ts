@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../functions/api/server.ts';
 import { freePort } from '../functions/api/testing/free-port.ts';
@@ -32,8 +33,8 @@ async function server(env: Record<string, string>): Promise<{ url: string; key: 
   return { url: running.url, key };
 }
 
-/** Opens the console, enters the key and chooses the photograph with small inversion parameters. */
-async function submitPhoto(page: Page, key: string): Promise<void> {
+/** Enters the key (Enter submits) and sets small inversion parameters on the tiny model. */
+async function connect(page: Page, key: string): Promise<void> {
   await page.getByRole('textbox', { name: 'API key' }).fill(key);
   await page.getByRole('textbox', { name: 'API key' }).press('Enter');
   await expect.poll(() => page.locator('#key-status').textContent()).toMatch(/^Connected/);
@@ -41,8 +42,6 @@ async function submitPhoto(page: Page, key: string): Promise<void> {
   await page.getByLabel('Timesteps').fill(String(STEPS));
   await page.getByLabel('Residual threshold eta').fill('0.001');
   await page.getByLabel('Iterations per step, at most').fill('30');
-  await page.getByLabel(/^Images:/).setInputFiles(PHOTO);
-  await page.getByRole('button', { name: 'Invert', exact: true }).click();
 }
 
 beforeAll(async () => {
@@ -69,7 +68,9 @@ describe('the web console in Chromium', () => {
     expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
     expect(await page.$$eval('script', (scripts) => scripts.filter((s) => !s.src || s.textContent?.trim()).length)).toBe(0);
 
-    await submitPhoto(page, key);
+    await connect(page, key);
+    await page.getByLabel(/^Images:/).setInputFiles(PHOTO);
+    await page.getByRole('button', { name: 'Invert', exact: true }).click();
     const job = page.locator('.job').first();
     const finished = ['succeeded', 'failed', 'canceled'];
     await expect.poll(() => job.locator('.status').getAttribute('data-status'), { timeout: 90_000, interval: 250 }).toSatisfy((status: string) => finished.includes(status));
@@ -109,17 +110,45 @@ describe('the web console in Chromium', () => {
     await page.close();
   });
 
-  it("shows the API's own message when it refuses an oversize upload", async () => {
+  it("inverts a dropped batch, shows the API's own message for its oversize image, and cancels that job", async () => {
     const photoBytes = (await stat(PHOTO)).size;
     const limit = photoBytes - 1000;
-    const { url, key } = await server({ PRECISEINV_API_KEYS: 'pk_console_oversize', PRECISEINV_MAX_UPLOAD_BYTES: String(limit) });
-    const page = await browser.newPage();
+    const small = await sharp(PHOTO).resize(96, 64).png().toBuffer();
+    const { url, key } = await server({ PRECISEINV_API_KEYS: 'pk_console_batch', PRECISEINV_MAX_UPLOAD_BYTES: String(limit) });
+    const page = await browser.newPage({ viewport: { width: 900, height: 1400 } });
     await page.goto(url);
-    await submitPhoto(page, key);
-    const error = page.locator('.job .error');
-    await expect.poll(() => error.textContent()).toBe(`The upload was refused: Content too large (413): the upload exceeds ${limit} bytes`);
-    expect(await page.locator('.job .status').getAttribute('data-status')).toBe('awaiting_upload');
+    await connect(page, key);
+    // A drop with the two files, as a browser delivers one dragged from the desktop.
+    const dropped = await page.evaluateHandle(
+      (files) => {
+        const transfer = new DataTransfer();
+        for (const f of files) transfer.items.add(new File([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))], f.name, { type: 'image/png' }));
+        return transfer;
+      },
+      [
+        { name: 'chelsea-small.png', base64: small.toString('base64') },
+        { name: 'chelsea.png', base64: (await readFile(PHOTO)).toString('base64') },
+      ],
+    );
+    await page.dispatchEvent('#drop-zone', 'drop', { dataTransfer: dropped });
+    expect(await page.locator('#selection').textContent()).toBe('2 images, inverted as one batch: chelsea-small.png, chelsea.png');
+    await page.getByRole('button', { name: 'Invert', exact: true }).click();
+
+    const jobs = page.locator('.job');
+    await expect.poll(() => jobs.count()).toBe(2);
+    const [accepted, refused] = [jobs.nth(0), jobs.nth(1)];
+    expect(await accepted.locator('h3').textContent()).toBe('chelsea-small.png');
+    expect(await accepted.getAttribute('data-job-id')).toMatch(/^b-[0-9a-f]{24}-0000$/);
+    await expect.poll(() => refused.locator('.error').textContent()).toBe(`The upload was refused: Content too large (413): the upload exceeds ${limit} bytes`);
+    expect(await refused.locator('.status').getAttribute('data-status')).toBe('awaiting_upload');
     await page.screenshot({ path: join(SCREENSHOTS, 'upload-refused.png'), fullPage: true });
+
+    await refused.getByRole('button', { name: 'Cancel the job for chelsea.png' }).click();
+    await expect.poll(() => refused.locator('.status').getAttribute('data-status')).toBe('canceled');
+    expect(await refused.getByRole('button', { name: 'Cancel the job for chelsea.png' }).isDisabled()).toBe(true);
+    await expect.poll(() => accepted.locator('.status').getAttribute('data-status'), { timeout: 90_000, interval: 250 }).toSatisfy((status: string) => ['succeeded', 'failed'].includes(status));
+    expect(await accepted.locator('.status').getAttribute('data-status')).toBe('succeeded');
+    expect(await accepted.locator('.step-chart circle.point').count()).toBe(STEPS);
     await page.close();
   });
 });

@@ -53,6 +53,12 @@ describe('GET /v1/jobs/{id}/steps', () => {
     expect(((await response.json()) as JobSteps).steps).toEqual([]);
   });
 
+  it('is documented in the OpenAPI description with its response schema', async () => {
+    const { app } = await localApi();
+    const doc = (await (await app.request('/openapi.json')).json()) as { paths: Record<string, { get?: { responses: Record<string, { content?: Record<string, { schema: { $ref?: string } }> }> } }> };
+    expect(doc.paths['/v1/jobs/{id}/steps']?.get?.responses['200']?.content?.['application/json']?.schema.$ref).toBe('#/components/schemas/JobSteps');
+  });
+
   it("ignores checkpoints of another step count, and hides another key's job", async () => {
     const { app, platform, id } = await runningJob(4);
     await new CheckpointStore(platform.objects).save(id, { step: 1, totalSteps: 8, state: encodeCheckpoint({ completedSteps: 1, latent: new Float32Array(4), trajectory: [], records: [record(1, 1)] }, false) });

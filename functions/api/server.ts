@@ -108,7 +108,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (requeued > 0) log.info('queued unfinished jobs again after a restart', { jobs: requeued });
     }
   }
-  // Built from console/ at start (esbuild, well under a second); imported here only, so the worker image never needs esbuild.
+  // Built from console/ as the server starts (esbuild, well under a second); a dynamic import keeps esbuild out of every other importer's load.
   const { buildConsole } = await import('../../console/build-console.ts');
   const app = createApp({ ...deps, console: await buildConsole() });
   const server: ServerType = serve({ fetch: app.fetch, port: options.port, hostname: host });
