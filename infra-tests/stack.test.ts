@@ -303,10 +303,10 @@ describe('least privilege', () => {
     expect(JSON.stringify(protection?.Resource)).toMatch(/:task\/".*WorkersCluster.*\/\*"/);
   });
 
-  it('lets the API sign uploads, write job records and read results, and nothing under models/', () => {
+  it('lets the API sign uploads, write job records and read results and checkpoints, and nothing under models/', () => {
     const role = Object.entries(resources).find(([id, r]) => r.Type === 'AWS::IAM::Role' && id.startsWith('ApiFunctionRole'))![0];
     expect(roleStatements(role, 's3:PutObject').flatMap(objectPrefixes).sort()).toEqual(['jobs/*', 'uploads/*']);
-    expect(roleStatements(role, 's3:GetObject').flatMap(objectPrefixes).sort()).toEqual(['jobs/*', 'results/*']);
+    expect(roleStatements(role, 's3:GetObject').flatMap(objectPrefixes).sort()).toEqual(['checkpoints/*', 'jobs/*', 'results/*']);
     const sends = roleStatements(role, 'sqs:SendMessage');
     expect(sends.flatMap((s) => asArray(s.Resource))).toHaveLength(modelRegistry.length);
   });
@@ -332,6 +332,13 @@ describe('API', () => {
       existsSync(join(synthesized.assembly.directory, name, 'index.mjs')),
     );
     expect(lambdaAssets).toHaveLength(1);
+  });
+
+  it('ships the built web console beside the handler, so the API URL serves it', () => {
+    const [asset] = readdirSync(synthesized.assembly.directory).filter((name) => existsSync(join(synthesized.assembly.directory, name, 'index.mjs')));
+    const consoleDir = join(synthesized.assembly.directory, asset!, 'console');
+    expect(readdirSync(consoleDir).sort()).toEqual(['console.css', 'console.js', 'favicon.svg', 'index.html']);
+    expect(readFileSync(join(consoleDir, 'index.html'), 'utf8')).toContain('<script type="module" src="console.js"></script>');
   });
 
   it('throttles the HTTP API stage and logs access', () => {

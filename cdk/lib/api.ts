@@ -22,7 +22,7 @@ export interface ApiProps {
 // Steady and burst request rates for the whole API; job creation is cheap, inversion is queued.
 const throttle = { rateLimit: 50, burstLimit: 100 };
 
-/** The Hono API as one Lambda function behind a throttled HTTP API, with its API key digests in Secrets Manager. */
+/** The Hono API and its web console as one Lambda function behind a throttled HTTP API, with its API key digests in Secrets Manager. */
 export class Api extends Construct {
   readonly url: string;
   readonly apiKeyHashes: secretsmanager.Secret;
@@ -85,6 +85,12 @@ export class Api extends Construct {
         externalModules: [],
         minify: true,
         sourceMap: true,
+        // The web console ships in the function's folder; lambda.ts serves it under / with the API.
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (_inputDir, outputDir) => [`npx tsx console/build-console.ts ${outputDir}/console`],
+        },
       },
     });
 
@@ -92,6 +98,8 @@ export class Api extends Construct {
     storage.grantReadPrefix(handler, 'jobs/');
     storage.grantWritePrefix(handler, 'jobs/');
     storage.grantReadPrefix(handler, 'results/');
+    // GET /v1/jobs/{id}/steps reads a running job's step records from its latest checkpoint.
+    storage.grantReadPrefix(handler, 'checkpoints/');
     for (const queue of queues.values()) queue.grantSendMessages(handler);
 
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH });

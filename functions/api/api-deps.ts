@@ -7,6 +7,7 @@ import type { LocalUrlSigner } from '../../shared/platform/local-url-signer.ts';
 import type { ObjectStore } from '../../shared/platform/object-store.ts';
 import type { WebhookDestinationPolicy } from '../worker/webhook-destination.ts';
 import type { ApiKeyRing } from './api-keys.ts';
+import type { ConsoleAssets } from './console-assets.ts';
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024;
 
@@ -24,6 +25,8 @@ export interface ApiDeps {
   localSigner?: LocalUrlSigner;
   /** Which webhook hosts a job may name; default: public addresses only. */
   webhookPolicy?: WebhookDestinationPolicy;
+  /** The web console's files, served under `/`. */
+  console?: ConsoleAssets;
   now?: () => Date;
 }
 

@@ -9,7 +9,9 @@ import type { ApiDeps, ApiEnv } from './api-deps.ts';
 import { ApiProblem, issuesFromZod, problemResponse, toApiProblem } from './api-problem.ts';
 import { bearerAuth } from './middleware/bearer-auth.ts';
 import { registerBatchRoutes } from './routes/batches.ts';
+import { registerConsoleRoutes } from './routes/console.ts';
 import { registerHealthRoute } from './routes/health.ts';
+import { registerJobStepRoutes } from './routes/job-steps.ts';
 import { registerJobRoutes } from './routes/jobs.ts';
 import { registerLocalObjectRoutes } from './routes/local-objects.ts';
 import { registerModelRoutes } from './routes/models.ts';
@@ -45,8 +47,10 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   registerHealthRoute(app);
   registerModelRoutes(app, deps);
   registerJobRoutes(app, deps);
+  registerJobStepRoutes(app, deps);
   registerBatchRoutes(app, deps);
   if (deps.localSigner) registerLocalObjectRoutes(app, deps, deps.localSigner);
+  if (deps.console) registerConsoleRoutes(app, deps, deps.console);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'http', scheme: 'bearer', description: 'an API key' });
   app.doc31('/openapi.json', {

@@ -108,7 +108,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (requeued > 0) log.info('queued unfinished jobs again after a restart', { jobs: requeued });
     }
   }
-  const app = createApp(deps);
+  // Built from console/ as the server starts (esbuild, well under a second); a dynamic import keeps esbuild out of every other importer's load.
+  const { buildConsole } = await import('../../console/build-console.ts');
+  const app = createApp({ ...deps, console: await buildConsole() });
   const server: ServerType = serve({ fetch: app.fetch, port: options.port, hostname: host });
   for (const worker of workers) void worker.start();
   log.info('listening', { url, mode: env.PRECISEINV_BUCKET ? 'aws' : 'local', workers: workers.length });

@@ -1,0 +1,50 @@
+/**
+ * Where a job's per-timestep records are while it runs and after: the worker's latest checkpoint
+ * (checkpoints/{jobId}/step-{step}-of-{total}, safetensors whose metadata holds the records so far)
+ * and, once succeeded, the engine's metrics.json (`perStep`). Both are read through the object
+ * store only, so the API needs nothing from the worker but the storage layout.
+ */
+import { z } from 'zod';
+import type { Job } from '../../shared/contracts/job.ts';
+import { JobStep } from '../../shared/contracts/job-steps.ts';
+import { parseSafetensors } from '../../shared/formats/safetensors.ts';
+import { listAll, type ObjectStore } from '../../shared/platform/object-store.ts';
+
+const CHECKPOINT_NAME = /\/step-(\d+)-of-(\d+)$/;
+const CheckpointRecords = z.array(JobStep);
+const MetricsSteps = z.object({ perStep: z.array(JobStep) });
+
+/** Records that cannot be read (a checkpoint of another layout, a metrics file without steps) read as none, with the reason logged. */
+function parsed<T>(what: string, read: () => T): T | undefined {
+  try {
+    return read();
+  } catch (error) {
+    console.warn(JSON.stringify({ level: 'warn', msg: 'step records unreadable', what, error: error instanceof Error ? error.message : String(error) }));
+    return undefined;
+  }
+}
+
+async function fromMetrics(objects: ObjectStore, key: string): Promise<JobStep[] | undefined> {
+  const object = await objects.get(key);
+  if (!object) return undefined;
+  return parsed(key, () => MetricsSteps.parse(JSON.parse(new TextDecoder().decode(object.body))).perStep);
+}
+
+async function fromCheckpoint(objects: ObjectStore, job: Job): Promise<JobStep[]> {
+  const keys = (await listAll(objects, `checkpoints/${job.id}/`)).filter((key) => Number(CHECKPOINT_NAME.exec(key)?.[2]) === job.params.steps);
+  // The worker writes the next checkpoint before deleting the last, so the latest sorts last.
+  const latest = keys.at(-1);
+  const object = latest ? await objects.get(latest) : undefined;
+  if (!latest || !object) return [];
+  return parsed(latest, () => CheckpointRecords.parse(JSON.parse(parseSafetensors(object.body, latest).metadata['records'] ?? '[]'))) ?? [];
+}
+
+/** Completed timesteps of the job, in order; empty before its first step. */
+export async function readJobSteps(objects: ObjectStore, job: Job): Promise<JobStep[]> {
+  if (job.status === 'succeeded' && job.outputs.metrics) {
+    const steps = await fromMetrics(objects, job.outputs.metrics);
+    if (steps) return steps;
+  }
+  if (job.status === 'awaiting_upload') return [];
+  return fromCheckpoint(objects, job);
+}
