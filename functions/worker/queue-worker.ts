@@ -13,7 +13,7 @@ import type { JobStore } from '../../shared/platform/job-store.ts';
 import { mapConcurrent } from '../../shared/platform/map-concurrent.ts';
 import type { ObjectStore, StoredObject } from '../../shared/platform/object-store.ts';
 import { CheckpointStore } from './checkpoint-store.ts';
-import { batchKey, type Checkpoint, type InversionResult, type InversionRunner, type InversionTask, type StepCheckpoint } from './inversion-runner.ts';
+import type { Checkpoint, InversionResult, InversionRunner, InversionTask, StepCheckpoint } from './inversion-runner.ts';
 import { abandon, claim, fail, release, renewLease, succeed } from './job-transitions.ts';
 import { writeResults } from './result-writer.ts';
 import type { JobGuard } from './task-protection.ts';
@@ -149,7 +149,7 @@ export class QueueWorker {
         }
       });
       const groups = new Map<string, Claimed[]>();
-      for (const c of claimed) groups.set(batchKey(c.job), [...(groups.get(batchKey(c.job)) ?? []), c]);
+      for (const c of claimed) groups.set(runner.batchKey(c.job), [...(groups.get(runner.batchKey(c.job)) ?? []), c]);
       for (const group of groups.values()) await this.runGroup(group);
     } finally {
       // Nothing this cycle claimed may outlive it: a job left active would be heartbeaten and keep

@@ -6,6 +6,7 @@
  */
 import { expect, it } from 'vitest';
 import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Job } from '../../shared/contracts/job.ts';
 import type { JobView, PresignedUpload } from '../../shared/contracts/job-view.ts';
 import type { JobQueue } from '../../shared/platform/job-queue.ts';
 import type { JobStore } from '../../shared/platform/job-store.ts';
@@ -40,6 +41,11 @@ export class StepRunner implements InversionRunner {
   fail: ((jobId: string) => InversionResult | undefined) | undefined;
 
   constructor(readonly maxBatchSize = 1) {}
+
+  /** Its jobs share nothing but the step count they walk through. */
+  batchKey(job: Job): string {
+    return `${job.model}/${job.params.steps}`;
+  }
 
   async run(tasks: readonly InversionTask[]): Promise<InversionResult[]> {
     this.runs.push({ jobIds: tasks.map((t) => t.job.id), resumedAt: tasks.map((t) => t.resume?.step) });
