@@ -13,11 +13,13 @@ import { jobMessageBody } from '../../shared/contracts/queue-message.ts';
 import { createLocalPlatform, type LocalPlatform } from '../../shared/platform/local-platform.ts';
 import { mapConcurrent } from '../../shared/platform/map-concurrent.ts';
 import { listAll } from '../../shared/platform/object-store.ts';
+import { UnreadableRecordError } from '../../shared/platform/json-record-store.ts';
+import type { Job } from '../../shared/contracts/job.ts';
 import type { InversionRunner } from '../worker/inversion-runner.ts';
 import { QueueWorker } from '../worker/queue-worker.ts';
 import { webhookPolicyFromEnv } from '../worker/webhook-destination.ts';
 import { WebhookSender } from '../worker/webhook-sender.ts';
-import { jsonLogger } from '../worker/worker-logger.ts';
+import { jsonLogger, type Logger } from '../worker/worker-logger.ts';
 import { awsApiDeps } from './api-config.ts';
 import { DEFAULT_MAX_UPLOAD_BYTES, type ApiDeps } from './api-deps.ts';
 import { ApiKeyRing, generateApiKey } from './api-keys.ts';
@@ -61,10 +63,18 @@ async function localApiKeys(env: Record<string, string | undefined>, dataDir: st
  * The in-process queues start empty, so a restart would strand unfinished jobs: every job that is
  * not finished and has its image is queued again (a duplicate is harmless: claims are conditional).
  */
-async function requeueUnfinished(platform: LocalPlatform): Promise<number> {
+async function requeueUnfinished(platform: LocalPlatform, log: Logger): Promise<number> {
   const keys = await listAll(platform.objects, 'jobs/');
   const requeued = await mapConcurrent(keys, 8, async (key) => {
-    const job = (await platform.jobs.get(key.slice('jobs/'.length, -'.json'.length)))?.value;
+    let job: Job | undefined;
+    try {
+      job = (await platform.jobs.get(key.slice('jobs/'.length, -'.json'.length)))?.value;
+    } catch (error) {
+      if (!(error instanceof UnreadableRecordError)) throw error;
+      // One damaged record must not keep the server from starting: it is named and skipped.
+      log.error('skipping a job record that cannot be read', { key: error.key, reason: error.reason });
+      return 0;
+    }
     if (!job || isTerminal(job.status) || !platform.queues.has(job.model) || !(await platform.objects.head(job.input.key))) return 0;
     await platform.queueFor(job.model).send(jobMessageBody(job.id));
     return 1;
@@ -104,7 +114,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         const deadLetter = platform.deadLetters.get(model)!;
         workers.push(new QueueWorker({ objects: platform.objects, jobs: platform.jobs, queue, deadLetter, runner: options.runner, logger, webhooks }, { visibilityTimeoutSeconds: 60, waitSeconds: 20 }));
       }
-      const requeued = await requeueUnfinished(platform);
+      const requeued = await requeueUnfinished(platform, log);
       if (requeued > 0) log.info('queued unfinished jobs again after a restart', { jobs: requeued });
     }
   }

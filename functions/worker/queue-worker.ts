@@ -10,6 +10,7 @@ import { isTerminal } from '../../shared/contracts/job-status.ts';
 import { jobMessageBody, parseQueueMessage } from '../../shared/contracts/queue-message.ts';
 import type { JobQueue, ReceivedMessage } from '../../shared/platform/job-queue.ts';
 import type { JobStore } from '../../shared/platform/job-store.ts';
+import { UnreadableRecordError } from '../../shared/platform/json-record-store.ts';
 import { mapConcurrent } from '../../shared/platform/map-concurrent.ts';
 import type { ObjectStore, StoredObject } from '../../shared/platform/object-store.ts';
 import { CheckpointStore } from './checkpoint-store.ts';
@@ -178,7 +179,11 @@ export class QueueWorker {
         const parsed = parseQueueMessage(message.body);
         if (parsed.kind !== 'work') continue;
         for (const { jobId } of parsed.items) {
-          const result = await jobs.update(jobId, (job) => abandon(job, this.now()));
+          const result = await jobs.update(jobId, (job) => abandon(job, this.now())).catch((error: unknown) => {
+            if (!(error instanceof UnreadableRecordError)) throw error;
+            logger.error('dead-lettered job has a record that cannot be read; left as is', { key: error.key, reason: error.reason });
+            return undefined;
+          });
           if (!result?.changed) continue;
           failed++;
           this.counters.jobsFailed++;
@@ -214,7 +219,15 @@ export class QueueWorker {
       return void (await queue.delete(message.receiptHandle));
     }
     seenJobs.add(jobId);
-    const result = await jobs.update(jobId, (job) => claim(job, this.workerId, this.now(), this.options.visibilityTimeoutSeconds));
+    let result: Awaited<ReturnType<JobStore['update']>>;
+    try {
+      result = await jobs.update(jobId, (job) => claim(job, this.workerId, this.now(), this.options.visibilityTimeoutSeconds));
+    } catch (error) {
+      if (!(error instanceof UnreadableRecordError)) throw error;
+      // Nothing can run a job whose record cannot be read; its message goes where unreadable messages go.
+      log.error('job record cannot be read; message set aside', { key: error.key, reason: error.reason });
+      return void (await (maxReceives === undefined ? queue.delete(message.receiptHandle) : queue.changeVisibility(message.receiptHandle, 0)));
+    }
     if (!result) {
       log.warn('message for a job that does not exist; dropped');
       return void (await queue.delete(message.receiptHandle));

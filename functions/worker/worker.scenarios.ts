@@ -283,4 +283,18 @@ export function workerScenarios(makePlatform: (options: { maxReceiveCount: numbe
     const dead = await p.deadLetter.receive({ maxMessages: 10, waitSeconds: 2, visibilityTimeoutSeconds: 5 });
     expect(dead.map((m) => m.body)).toEqual(['garbage']);
   });
+
+  it('sets aside a message whose job record cannot be read, and runs the next job', async () => {
+    const p = await makePlatform({ maxReceiveCount: 1 });
+    const runner = new StepRunner();
+    const damaged = await createAndUpload(p);
+    await p.objects.put(`jobs/${damaged.id}.json`, new TextEncoder().encode('nope'));
+    const healthy = await createAndUpload(p);
+    const w = worker(p, runner);
+    expect(await until(p, w, healthy.id)).toMatchObject({ status: 'succeeded' });
+    expect(runner.runs.flatMap((r) => r.jobIds)).toEqual([healthy.id]);
+    for (let i = 0; i < 2; i++) await w.runOnce();
+    const dead = await p.deadLetter.receive({ maxMessages: 10, waitSeconds: 2, visibilityTimeoutSeconds: 5 });
+    expect(dead.map((m) => m.body).join()).toContain(damaged.id);
+  });
 }
