@@ -12,6 +12,8 @@ import { KeyLock } from './key-lock.ts';
 import type { LocalUrlSigner } from './local-url-signer.ts';
 import { streamToFile } from './stream-to-file.ts';
 import {
+  InvalidObjectKeyError,
+  isValidObjectKey,
   PreconditionFailedError,
   type ObjectHead,
   type ObjectStore,
@@ -30,10 +32,7 @@ export interface FsObjectStoreOptions {
 
 /** Rejects keys that could escape the root or collide with the metadata folder. */
 function checkKey(key: string): void {
-  const segments = key.split('/');
-  if (key.length === 0 || key.length > 1024 || segments.some((s) => s === '' || s === '.' || s === '..') || key.includes('\\') || key.includes('\0')) {
-    throw new Error(`invalid object key '${key}': use non-empty '/'-separated segments without '.' or '..'`);
-  }
+  if (!isValidObjectKey(key)) throw new InvalidObjectKeyError(key);
 }
 
 const newEtagHash = (): Hash => createHash('sha256');

@@ -8,7 +8,7 @@ import type { JobStatus } from '../../../shared/contracts/job-status.ts';
 import { jobMessageBody, uploadKey } from '../../../shared/contracts/queue-message.ts';
 import type { ProblemIssue } from '../../../shared/contracts/problem.ts';
 import { mapConcurrent } from '../../../shared/platform/map-concurrent.ts';
-import { listAll } from '../../../shared/platform/object-store.ts';
+import { isValidObjectKey, listAll } from '../../../shared/platform/object-store.ts';
 import type { ApiDeps, ApiEnv } from '../api-deps.ts';
 import { ApiProblem, notFound } from '../api-problem.ts';
 import { checkWebhook, findModel, newJobRecord, randomId, readOwned, requestHash, viewJob } from '../job-records.ts';
@@ -106,6 +106,9 @@ export function registerBatchRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
     const room = MAX_BATCH_JOBS - batch.jobCount;
     if (keys.length === 0) throw new ApiProblem(422, 'nothing-to-import', 'no objects under that prefix', [{ path: 'body.prefix', message: 'matches no objects' }]);
     if (keys.length > room) throw new ApiProblem(422, 'batch-full', `a batch holds at most ${MAX_BATCH_JOBS} jobs; this one has room for ${room} more, the import names ${keys.length}`);
+
+    const badKeys = keys.flatMap((key, i) => (isValidObjectKey(key) ? [] : [{ path: 'keys' in body ? `body.keys.${i}` : 'body.prefix', message: `'${key}' is not a valid object key: use non-empty '/'-separated segments without '.' or '..'` }]));
+    if (badKeys.length > 0) throw new ApiProblem(400, 'invalid-object-key', 'some keys are not valid object keys; nothing was queued', badKeys);
 
     const issues: ProblemIssue[] = [];
     const inputs = await mapConcurrent(keys, 16, async (key, i) => {
