@@ -5,6 +5,8 @@
  */
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
+import { z } from 'zod';
+import { envFlag, parseEnvironment } from '../../shared/platform/environment.ts';
 
 export const WEBHOOK_ALLOW_LOOPBACK_ENV = 'PRECISEINV_WEBHOOK_ALLOW_LOOPBACK';
 
@@ -14,8 +16,10 @@ export interface WebhookDestinationPolicy {
   resolve?: (host: string) => Promise<string[]>;
 }
 
+const WebhookEnvironment = z.object({ [WEBHOOK_ALLOW_LOOPBACK_ENV]: envFlag(z) });
+
 export function webhookPolicyFromEnv(env: Record<string, string | undefined>): WebhookDestinationPolicy {
-  return { allowLoopback: env[WEBHOOK_ALLOW_LOOPBACK_ENV] === '1' || env[WEBHOOK_ALLOW_LOOPBACK_ENV] === 'true' };
+  return { allowLoopback: parseEnvironment(WebhookEnvironment, env, 'webhook')[WEBHOOK_ALLOW_LOOPBACK_ENV] };
 }
 
 /** A destination that will never be allowed: not worth retrying. */

@@ -10,6 +10,7 @@ import { createAwsClients } from '../../shared/platform/aws-clients.ts';
 import { JobStore } from '../../shared/platform/job-store.ts';
 import { S3ObjectStore } from '../../shared/platform/s3-object-store.ts';
 import { SqsJobQueue } from '../../shared/platform/sqs-job-queue.ts';
+import { parseEnvironment } from '../../shared/platform/environment.ts';
 import type { InversionRunner } from './inversion-runner.ts';
 import { QueueWorker } from './queue-worker.ts';
 import { TaskProtection } from './task-protection.ts';
@@ -33,6 +34,8 @@ export const WorkerEnvironment = z.object({
   ECS_AGENT_URI: z.string().min(1).optional(),
   /** How long one scale-in protection lasts before a heartbeat renews it; defaults to the model's job timeout. */
   PRECISEINV_JOB_TIMEOUT_SECONDS: z.coerce.number().int().min(60).optional(),
+  /** Jobs per engine call. */
+  PRECISEINV_MAX_BATCH: z.coerce.number().int().min(1).max(10).default(4),
 });
 
 /** The protection lifetime: the configured or registered job timeout, else an hour. */
@@ -46,9 +49,7 @@ function heartbeatFile(path: string): () => void {
 }
 
 export async function runWorkerProcess(runner: InversionRunner, env: Record<string, string | undefined> = process.env): Promise<void> {
-  const parsed = WorkerEnvironment.safeParse(env);
-  if (!parsed.success) throw new Error(`worker configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  const config = parsed.data;
+  const config = parseEnvironment(WorkerEnvironment, env, 'worker');
   const clients = createAwsClients(config.AWS_ENDPOINT_URL ? { endpoint: config.AWS_ENDPOINT_URL } : {});
   const objects = new S3ObjectStore(clients.s3, config.PRECISEINV_BUCKET);
   const logger = jsonLogger({ service: 'preciseinv-worker', model: config.PRECISEINV_MODEL });
