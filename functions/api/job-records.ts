@@ -5,7 +5,7 @@ import { OutputName, type InputContentType, type InversionParams } from '../../s
 import { toJobView, type JobView, type PresignedUpload } from '../../shared/contracts/job-view.ts';
 import type { JobStatus } from '../../shared/contracts/job-status.ts';
 import type { ModelManifest } from '../../shared/contracts/model-manifest.ts';
-import { checkWebhookDestination, WebhookDestinationError } from '../worker/webhook-destination.ts';
+import { checkWebhookDestination, WebhookDestinationError } from '../../shared/platform/webhook-destination.ts';
 import type { ApiDeps } from './api-deps.ts';
 import { ApiProblem, notFound } from './api-problem.ts';
 import { UnreadableRecordError } from '../../shared/platform/json-record-store.ts';

@@ -18,7 +18,7 @@ import { UnreadableRecordError } from '../../shared/platform/json-record-store.t
 import type { Job } from '../../shared/contracts/job.ts';
 import type { InversionRunner } from '../worker/inversion-runner.ts';
 import { QueueWorker } from '../worker/queue-worker.ts';
-import { webhookPolicyFromEnv } from '../worker/webhook-destination.ts';
+import { webhookPolicyFromEnv } from '../../shared/platform/webhook-destination.ts';
 import { WebhookSender } from '../worker/webhook-sender.ts';
 import { jsonLogger, type Logger } from '../worker/worker-logger.ts';
 import { awsApiDeps, LocalServerEnvironment } from './api-config.ts';

@@ -14,7 +14,7 @@ import { parseEnvironment } from '../../shared/platform/environment.ts';
 import type { InversionRunner } from './inversion-runner.ts';
 import { QueueWorker } from './queue-worker.ts';
 import { TaskProtection } from './task-protection.ts';
-import { webhookPolicyFromEnv } from './webhook-destination.ts';
+import { webhookPolicyFromEnv } from '../../shared/platform/webhook-destination.ts';
 import { WebhookSender } from './webhook-sender.ts';
 import { jsonLogger } from './worker-logger.ts';
 
