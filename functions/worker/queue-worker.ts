@@ -185,6 +185,7 @@ export class QueueWorker {
             return undefined;
           });
           if (!result?.changed) continue;
+          await this.checkpoints.clear(jobId);
           failed++;
           this.counters.jobsFailed++;
           logger.error('job failed: its message reached the dead-letter queue unsettled', { jobId, error: result.record.value.error });
@@ -237,6 +238,8 @@ export class QueueWorker {
       this.counters.duplicateDeliveries++;
       if (isTerminal(job.status)) {
         log.info('job already finished; duplicate message dropped', { status: job.status });
+        // A job canceled while queued may still hold the checkpoint of an earlier attempt.
+        await this.checkpoints.clear(jobId);
         return void (await queue.delete(message.receiptHandle));
       }
       // Running elsewhere: keep this copy hidden until that lease would lapse, in case its worker dies.
@@ -406,6 +409,7 @@ export class QueueWorker {
     const finalError = retryable ? { code: 'max_attempts', message: `gave up after ${message.receiveCount} attempts; last error (${error.code}): ${error.message}` } : error;
     const failed = await update((j) => fail(j, this.workerId, this.now(), finalError));
     if (await this.finishedMeanwhile(claimed, failed)) return;
+    await this.checkpoints.clear(job.id);
     // A retryable fault that outlived its attempts goes to the DLQ for inspection; a bad input has nothing more to show.
     if (retryable) await queue.changeVisibility(message.receiptHandle, 0);
     else await queue.delete(message.receiptHandle);
@@ -421,6 +425,7 @@ export class QueueWorker {
    */
   private async finishedMeanwhile(claimed: Claimed, update: { changed: boolean; record: { value: Job } } | undefined): Promise<boolean> {
     if (update?.changed || (update && !isTerminal(update.record.value.status))) return false;
+    await this.checkpoints.clear(claimed.job.id);
     await this.deps.queue.delete(claimed.message.receiptHandle);
     this.deps.logger.warn('attempt failed after its job finished; the job was left as is', { jobId: claimed.job.id, status: update?.record.value.status ?? 'deleted' });
     return true;

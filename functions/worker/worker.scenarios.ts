@@ -297,4 +297,20 @@ export function workerScenarios(makePlatform: (options: { maxReceiveCount: numbe
     const dead = await p.deadLetter.receive({ maxMessages: 10, waitSeconds: 2, visibilityTimeoutSeconds: 5 });
     expect(dead.map((m) => m.body).join()).toContain(damaged.id);
   });
+
+  it('leaves no checkpoint behind for a failed job or one canceled while queued', async () => {
+    const p = await makePlatform({ maxReceiveCount: 3 });
+    const runner = new StepRunner();
+    const doomed = await createAndUpload(p);
+    const canceled = await createAndUpload(p);
+    // Checkpoints of an earlier attempt of each.
+    for (const job of [doomed, canceled]) await p.objects.put(`checkpoints/${job.id}/step-000002-of-000005`, new TextEncoder().encode('2'));
+    runner.fail = (id) => (id === doomed.id ? { ok: false, retryable: false, error: { code: 'invalid_image', message: 'not decodable' } } : undefined);
+    expect((await p.app.request(`/v1/jobs/${canceled.id}`, authed(undefined, { method: 'DELETE' }))).status).toBe(200);
+    const w = worker(p, runner);
+    expect(await until(p, w, doomed.id)).toMatchObject({ status: 'failed' });
+    for (let i = 0; i < 2; i++) await w.runOnce();
+    expect(runner.runs.flatMap((r) => r.jobIds)).toEqual([doomed.id]);
+    expect(await listAll(p.objects, 'checkpoints/')).toEqual([]);
+  });
 }

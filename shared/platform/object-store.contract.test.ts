@@ -9,6 +9,7 @@ import { FsObjectStore } from './fs-object-store.ts';
 import { JsonRecordStore } from './json-record-store.ts';
 import { LocalUrlSigner } from './local-url-signer.ts';
 import { objectStoreContract } from './object-store.contract.ts';
+import { listAll } from './object-store.ts';
 import { S3ObjectStore } from './s3-object-store.ts';
 import { createTestBucket, emulatorClients } from './testing/aws-emulator.ts';
 
@@ -24,6 +25,20 @@ describe('FsObjectStore', () => {
     await records.createIfAbsent('c', { n: 0 });
     await Promise.all(Array.from({ length: 20 }, () => records.update('c', (r) => ({ n: r.n + 1 }))));
     expect((await records.get('c'))?.value).toEqual({ n: 20 });
+  });
+
+  it('leaves no empty folder behind when a folder’s last object is deleted', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'preciseinv-store-'));
+    const store = new FsObjectStore({ root, signer: new LocalUrlSigner('secret', 'http://127.0.0.1:1') });
+    await store.put('checkpoints/j-1/step-000001-of-000004', new Uint8Array(3));
+    await store.put('checkpoints/j-2/step-000001-of-000004', new Uint8Array(3));
+    await store.delete('checkpoints/j-1/step-000001-of-000004');
+    expect(await readdir(join(root, 'objects', 'checkpoints'))).toEqual(['j-2']);
+    expect(await readdir(join(root, 'object-meta', 'checkpoints'))).toEqual(['j-2']);
+    await store.delete('checkpoints/j-2/step-000001-of-000004');
+    expect(await readdir(join(root, 'objects'))).toEqual([]);
+    await store.put('checkpoints/j-2/step-000002-of-000004', new Uint8Array(3));
+    expect(await listAll(store, 'checkpoints/')).toEqual(['checkpoints/j-2/step-000002-of-000004']);
   });
 
   it('refuses keys that would leave its folder', async () => {
