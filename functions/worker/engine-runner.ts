@@ -13,6 +13,7 @@ import { readFolderManifest } from '../../shared/diffusion/folder-manifest.ts';
 import type { ResolutionRule } from '../../shared/diffusion/image/prepare-image.ts';
 import { DiffusionPipeline } from '../../shared/diffusion/pipeline/diffusion-pipeline.ts';
 import { prepareGradientGraph } from '../../shared/diffusion/prepare-gradient-graph.ts';
+import { StaleGradientGraphError } from '../../shared/diffusion/source-fingerprint.ts';
 import { decodeImage } from '../../shared/diffusion/image/decode-image.ts';
 import { targetSize } from '../../shared/diffusion/image/prepare-image.ts';
 import { invertImages, type ImageInput, type ImageResult, type ImageState, type InversionParams } from '../../shared/inversion/invert-images.ts';
@@ -207,7 +208,13 @@ export class EngineRunner implements InversionRunner {
   private async openModel(modelId: string): Promise<OpenModel> {
     const dir = await this.modelDir(modelId);
     const started = performance.now();
-    const pipeline = await DiffusionPipeline.open(dir, { executionProviders: this.providers.providers });
+    const pipeline = await DiffusionPipeline.open(dir, { executionProviders: this.providers.providers }).catch(async (error: unknown) => {
+      if (!(error instanceof StaleGradientGraphError)) throw error;
+      // The worker prepares its own folders: a gradient graph left from another model file is rebuilt.
+      this.logger.warn('gradient graph is stale; building it again', { model: modelId, dir, reason: error.message });
+      await prepareGradientGraph(dir);
+      return DiffusionPipeline.open(dir, { executionProviders: this.providers.providers });
+    });
     this.logger.info('model opened', { model: modelId, dir, providers: this.providers.providers, seconds: (performance.now() - started) / 1000 });
     return { dir, pipeline };
   }
