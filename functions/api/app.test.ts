@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { JobView } from '../../shared/contracts/job-view.ts';
 import type { Problem } from '../../shared/contracts/problem.ts';
 import { LocalUrlSigner } from '../../shared/platform/local-url-signer.ts';
+import { listAll } from '../../shared/platform/object-store.ts';
 import { authed, localApi, OTHER_KEY, PNG_BYTES, uploadForm } from './testing/local-api.ts';
 
 const post = (body: unknown, headers: Record<string, string> = {}): RequestInit => authed(undefined, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers });
@@ -25,6 +26,22 @@ describe('POST /v1/jobs', () => {
     expect(job.upload!.url).toMatch(/^http:\/\/127\.0\.0\.1:8080\/v1\/local\/uploads\?policy=[\w-]+&signature=[0-9a-f]{64}$/);
     expect(job.upload).toMatchObject({ maxBytes: 1024, fields: { key: job.input.key, 'Content-Type': 'image/png' } });
     expect(job).not.toHaveProperty('owner');
+  });
+
+  it('refuses an eta below float32 resolution with 422 saying the bound, for jobs and batches', async () => {
+    const { app, platform } = await localApi();
+    for (const [path, body, field] of [
+      ['/v1/jobs', { model: 'tiny', steps: 1000, maxIters: 1000, eta: 5e-324 }, 'body.eta'],
+      ['/v1/batches', { model: 'tiny', count: 1, params: { eta: 1e-20 } }, 'body.params.eta'],
+    ] as const) {
+      const refused = await app.request(path, post(body));
+      expect(refused.status).toBe(422);
+      const problem = (await refused.json()) as { detail: string; issues: { path: string }[] };
+      expect(problem.detail).toMatch(/below float32 resolution of the latent \(3\.55e-15\).*use eta >= 3\.55e-15/);
+      expect(problem.issues[0]!.path).toBe(field);
+    }
+    expect((await app.request('/v1/jobs', post({ model: 'tiny', eta: 1e-12 }))).status).toBe(201);
+    expect((await listAll(platform.objects, 'jobs/')).length).toBe(1);
   });
 
   it('returns the same job for a retried Idempotency-Key and refuses it for another body', async () => {

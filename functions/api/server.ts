@@ -132,7 +132,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         const logger = log.child({ model });
         const webhooks = new WebhookSender({ secret: webhookSecret.value, attempts: 5, baseDelayMs: 1000, timeoutMs: 10_000, destination: webhookPolicy }, logger);
         const deadLetter = platform.deadLetters.get(model)!;
-        workers.push(new QueueWorker({ objects: platform.objects, jobs: platform.jobs, queue, deadLetter, runner: options.runner, logger, webhooks }, { visibilityTimeoutSeconds: 60, waitSeconds: 20 }));
+        const jobTimeoutSeconds = models.find((m) => m.id === model)!.fleet.jobTimeoutSeconds;
+        workers.push(new QueueWorker({ objects: platform.objects, jobs: platform.jobs, queue, deadLetter, runner: options.runner, logger, webhooks }, { visibilityTimeoutSeconds: 60, waitSeconds: 20, jobTimeoutSeconds }));
       }
       const requeued = await requeueUnfinished(platform, log);
       if (requeued > 0) log.info('queued unfinished jobs again after a restart', { jobs: requeued });

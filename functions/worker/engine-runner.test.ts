@@ -133,6 +133,21 @@ describe('the engine runner on a pixel-space model folder', () => {
     expect(ok(m).outputs.latent.length).toBeGreaterThan(0);
   });
 
+  it('stops inside a timestep once its signal aborts: the running step neither finishes nor checkpoints', async () => {
+    const controller = new AbortController();
+    const cut = task(job('job-midstep-2', { steps: 4 }), image, {
+      signal: controller.signal,
+      // Fires on the first turn of the event loop after step 1's checkpoint, while step 2's descent runs.
+      onStep: async (s) => {
+        cut.steps.push(s);
+        if (s.step === 1) setImmediate(() => controller.abort('canceled'));
+      },
+    });
+    const [r] = await runner.run([cut]);
+    expect(r).toMatchObject({ ok: false, retryable: true, error: { code: 'aborted' } });
+    expect(cut.steps.map((s) => s.step)).toEqual([1]);
+  });
+
   it('fails jobs for a model it has no folder for, without retrying', async () => {
     const [r] = await runner.run([task({ ...job('job-sd15-1'), model: 'sd15' }, image)]);
     expect(r).toMatchObject({ ok: false, retryable: false, error: { code: 'model_unavailable' } });

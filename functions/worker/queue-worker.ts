@@ -36,6 +36,8 @@ export interface QueueWorkerDeps {
   onAlive?: () => void;
   /** Told when a job is claimed and when it settles: on ECS, keeps scale-in off the task meanwhile. */
   taskProtection?: JobGuard;
+  /** Calls onFire after ms unless the returned cancel runs first (default: a timer); tests fire it by hand. */
+  startTimer?: (ms: number, onFire: () => void) => () => void;
 }
 
 export interface QueueWorkerOptions {
@@ -50,15 +52,22 @@ export interface QueueWorkerOptions {
   retryDelaySeconds?: (receiveCount: number) => number;
   /** Least time between dead-letter sweeps (default 60). */
   deadLetterSweepSeconds?: number;
+  /**
+   * Longest one attempt may run (the model's fleet.jobTimeoutSeconds): past it the job is failed
+   * with code 'timeout' and its checkpoint kept, for a retry with other parameters.
+   */
+  jobTimeoutSeconds?: number;
 }
 
-type AbortReason = 'shutdown' | 'canceled' | 'lease_lost';
+type AbortReason = 'shutdown' | 'canceled' | 'lease_lost' | 'timeout';
 
 interface Claimed {
   message: ReceivedMessage;
   job: Job;
   lastAttempt: boolean;
   controller: AbortController;
+  /** Stops the job's timeout timer. */
+  cancelTimeout: () => void;
 }
 
 const SQS_RECEIVE_LIMIT = 10;
@@ -71,6 +80,7 @@ export class QueueWorker {
   readonly counters: WorkerCounters = newCounters();
   private readonly checkpoints: CheckpointStore;
   private readonly now: () => Date;
+  private readonly startTimer: (ms: number, onFire: () => void) => () => void;
   private readonly stopping = new AbortController();
   private readonly active = new Set<Claimed>();
   private readonly webhookDeliveries = new Set<Promise<unknown>>();
@@ -84,6 +94,13 @@ export class QueueWorker {
     this.workerId = options.workerId ?? `worker-${randomUUID()}`;
     this.checkpoints = new CheckpointStore(deps.objects);
     this.now = deps.now ?? (() => new Date());
+    this.startTimer =
+      deps.startTimer ??
+      ((ms, onFire) => {
+        const timer = setTimeout(onFire, ms);
+        timer.unref();
+        return () => clearTimeout(timer);
+      });
   }
 
   /** Polls until stop(); errors in one cycle are logged and the loop goes on. */
@@ -248,7 +265,10 @@ export class QueueWorker {
       return void (await queue.changeVisibility(message.receiptHandle, Math.min(Math.max(remaining, 1), MAX_VISIBILITY_SECONDS)));
     }
     log.info('job claimed', { attempt: job.attempts, receiveCount: message.receiveCount });
-    const claimed: Claimed = { message, job, lastAttempt: maxReceives !== undefined && message.receiveCount >= maxReceives, controller: new AbortController() };
+    const controller = new AbortController();
+    const timeoutSeconds = this.options.jobTimeoutSeconds;
+    const cancelTimeout = timeoutSeconds ? this.startTimer(timeoutSeconds * 1000, () => controller.abort('timeout' satisfies AbortReason)) : () => undefined;
+    const claimed: Claimed = { message, job, lastAttempt: maxReceives !== undefined && message.receiveCount >= maxReceives, controller, cancelTimeout };
     if (this.stopping.signal.aborted) claimed.controller.abort('shutdown' satisfies AbortReason);
     this.active.add(claimed);
     this.deps.taskProtection?.jobStarted();
@@ -357,6 +377,7 @@ export class QueueWorker {
         log.error('could not settle the job; it is retried when its message reappears', { error: errorText(again) });
       }
     } finally {
+      claimed.cancelTimeout();
       if (this.active.delete(claimed)) this.deps.taskProtection?.jobSettled();
     }
   }
@@ -378,6 +399,16 @@ export class QueueWorker {
       await queue.delete(message.receiptHandle);
       this.counters.jobsCanceled++;
       log.info('canceled while running');
+      return this.notify(job.id);
+    }
+    if (aborted === 'timeout' && !result?.ok) {
+      const seconds = this.options.jobTimeoutSeconds!;
+      const error: JobError = { code: 'timeout', message: `the job did not finish within ${seconds} s, this model's job timeout; its checkpoint is kept: ask for fewer steps or iterations, or a larger eta` };
+      const failed = await update((j) => fail(j, this.workerId, this.now(), error));
+      if (await this.finishedMeanwhile(claimed, failed)) return;
+      await queue.delete(message.receiptHandle);
+      this.counters.jobsFailed++;
+      log.error('job failed', { error });
       return this.notify(job.id);
     }
     if (aborted === 'lease_lost') {

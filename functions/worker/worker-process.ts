@@ -38,9 +38,14 @@ export const WorkerEnvironment = z.object({
   PRECISEINV_MAX_BATCH: z.coerce.number().int().min(1).max(10).default(4),
 });
 
-/** The protection lifetime: the configured or registered job timeout, else an hour. */
+/** The configured or registered job timeout; undefined for a model outside the registry. */
+export function jobTimeoutSeconds(config: { PRECISEINV_MODEL: string; PRECISEINV_JOB_TIMEOUT_SECONDS?: number | undefined }): number | undefined {
+  return config.PRECISEINV_JOB_TIMEOUT_SECONDS ?? modelRegistry.find((m) => m.id === config.PRECISEINV_MODEL)?.fleet.jobTimeoutSeconds;
+}
+
+/** The protection lifetime: the job timeout, else an hour. */
 export function protectionMinutes(config: { PRECISEINV_MODEL: string; PRECISEINV_JOB_TIMEOUT_SECONDS?: number | undefined }): number {
-  const seconds = config.PRECISEINV_JOB_TIMEOUT_SECONDS ?? modelRegistry.find((m) => m.id === config.PRECISEINV_MODEL)?.fleet.jobTimeoutSeconds;
+  const seconds = jobTimeoutSeconds(config);
   return seconds === undefined ? 60 : Math.ceil(seconds / 60);
 }
 
@@ -66,7 +71,7 @@ export async function runWorkerProcess(runner: InversionRunner, env: Record<stri
       ...(config.PRECISEINV_HEARTBEAT_FILE ? { onAlive: heartbeatFile(config.PRECISEINV_HEARTBEAT_FILE) } : {}),
       taskProtection,
     },
-    { visibilityTimeoutSeconds: config.PRECISEINV_VISIBILITY_TIMEOUT_SECONDS, waitSeconds: 20 },
+    { visibilityTimeoutSeconds: config.PRECISEINV_VISIBILITY_TIMEOUT_SECONDS, waitSeconds: 20, ...(jobTimeoutSeconds(config) ? { jobTimeoutSeconds: jobTimeoutSeconds(config)! } : {}) },
   );
   const stop = (signal: string): void => {
     logger.info('stopping', { signal, workerId: worker.workerId });

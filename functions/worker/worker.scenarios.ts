@@ -313,4 +313,31 @@ export function workerScenarios(makePlatform: (options: { maxReceiveCount: numbe
     expect(runner.runs.flatMap((r) => r.jobIds)).toEqual([doomed.id]);
     expect(await listAll(p.objects, 'checkpoints/')).toEqual([]);
   });
+
+  it('fails a job that runs past its timeout with code timeout, and keeps its checkpoint', async () => {
+    const p = await makePlatform({ maxReceiveCount: 3 });
+    const runner = new StepRunner();
+    const held = stepGate(2);
+    runner.gate = held.gate;
+    const timers: { ms: number; fire: () => void; canceled: boolean }[] = [];
+    const startTimer = (ms: number, fire: () => void) => {
+      const timer = { ms, fire, canceled: false };
+      timers.push(timer);
+      return () => void (timer.canceled = true);
+    };
+    const w = new QueueWorker({ objects: p.objects, jobs: p.jobs, queue: p.queue, runner, logger: silent, startTimer }, { ...options, jobTimeoutSeconds: 600 });
+    const job = await createAndUpload(p);
+    const cycle = w.runOnce();
+    await held.reached;
+    expect(timers.map((t) => t.ms)).toEqual([600_000]);
+    timers[0]!.fire();
+    held.open();
+    await cycle;
+    const done = await getJob(p, job.id);
+    expect(done).toMatchObject({ status: 'failed', error: { code: 'timeout', message: expect.stringContaining('600 s') } });
+    expect(await listAll(p.objects, `checkpoints/${job.id}/`)).toEqual([`checkpoints/${job.id}/step-000002-of-000005`]);
+    expect(timers[0]!.canceled).toBe(true);
+    for (let i = 0; i < 2; i++) await w.runOnce();
+    expect(runner.runs).toHaveLength(1);
+  });
 }

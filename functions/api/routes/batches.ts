@@ -13,6 +13,7 @@ import type { ApiDeps, ApiEnv } from '../api-deps.ts';
 import { ApiProblem, notFound } from '../api-problem.ts';
 import { checkWebhook, findModel, newJobRecord, randomId, readOwned, requestHash, viewJob } from '../job-records.ts';
 import { problemResponses } from './problem-responses.ts';
+import { checkSolverBounds } from '../solver-bounds.ts';
 
 const BatchParams = z.object({ id: z.string().describe('batch id') });
 const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } });
@@ -89,6 +90,7 @@ export function registerBatchRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
       jobCount: body.count,
       createdAt: now().toISOString(),
     };
+    checkSolverBounds(batch.params, 'body.params.eta');
     await deps.batches.createIfAbsent(batch.id, batch);
     return c.json(await view(batch, await jobsOf(batch, 0, undefined, body.count)), 201);
   });
