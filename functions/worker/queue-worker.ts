@@ -456,8 +456,9 @@ export class QueueWorker {
    */
   private async finishedMeanwhile(claimed: Claimed, update: { changed: boolean; record: { value: Job } } | undefined): Promise<boolean> {
     if (update?.changed || (update && !isTerminal(update.record.value.status))) return false;
-    await this.checkpoints.clear(claimed.job.id);
     await this.deps.queue.delete(claimed.message.receiptHandle);
+    // Best effort: a leftover checkpoint of a finished job is untidy, a failure here must not retry it.
+    await this.checkpoints.clear(claimed.job.id).catch((error: unknown) => this.deps.logger.warn('clearing the checkpoints of a finished job failed', { jobId: claimed.job.id, error: errorText(error) }));
     this.deps.logger.warn('attempt failed after its job finished; the job was left as is', { jobId: claimed.job.id, status: update?.record.value.status ?? 'deleted' });
     return true;
   }
