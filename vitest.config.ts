@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Starts moto_server for the AWS adapter tests unless PRECISEINV_TEST_AWS_ENDPOINT names one.
+    globalSetup: ['./shared/platform/testing/aws-emulator.global-setup.ts'],
   },
 });

@@ -53,7 +53,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const runner = new EngineRunner({ modelDirs: { [model.id]: model.dir }, ...(model.resolution ? { resolutions: { [model.id]: model.resolution } } : {}), maxBatchSize: batch, logger });
   // Opening (and, once, building the gradient graph) now makes a broken model fail here, not on the first job.
   await runner.warm(model.id);
-  const server = await startServer({ port, host: values.host!, dataDir, runner });
+  const server = await startServer({ port, host: values.host!, dataDir, runner, models: [model.id] });
   process.stderr.write(`preciseinv serve: ${server.url} (model '${model.id}' from ${model.dir}, data in ${dataDir}); Ctrl-C stops\n`);
   const signal = await new Promise<string>((done) => {
     process.once('SIGINT', () => done('SIGINT'));

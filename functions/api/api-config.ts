@@ -9,6 +9,7 @@ import { BatchStore } from '../../shared/platform/batch-store.ts';
 import { JobStore } from '../../shared/platform/job-store.ts';
 import { S3ObjectStore } from '../../shared/platform/s3-object-store.ts';
 import { SqsJobQueue } from '../../shared/platform/sqs-job-queue.ts';
+import { parseEnvironment } from '../../shared/platform/environment.ts';
 import { DEFAULT_MAX_UPLOAD_BYTES, type ApiDeps } from './api-deps.ts';
 import { ApiKeyRing } from './api-keys.ts';
 
@@ -28,18 +29,21 @@ export const ApiEnvironment = z.object({
     }),
   /** SHA-256 hex of each key, comma-separated; the plain keys never reach the function. */
   PRECISEINV_API_KEY_HASHES: csv.pipe(z.array(z.string().regex(/^[0-9a-f]{64}$/)).min(1)),
-  PRECISEINV_MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_UPLOAD_BYTES),
+  PRECISEINV_MAX_UPLOAD_BYTES: z.coerce.number({ message: 'expected a whole number of bytes' }).int('expected a whole number of bytes').positive('expected a positive number of bytes').default(DEFAULT_MAX_UPLOAD_BYTES),
   PRECISEINV_UPLOAD_EXPIRES_SECONDS: z.coerce.number().int().min(60).max(3600).default(900),
   PRECISEINV_DOWNLOAD_EXPIRES_SECONDS: z.coerce.number().int().min(60).max(604800).default(3600),
   AWS_ENDPOINT_URL: z.url().optional(),
 });
 
+/** `preciseinv serve` without a bucket: the one-machine platform in a data folder. */
+export const LocalServerEnvironment = z.object({
+  /** Comma-separated API keys; without them a development key is generated in the data folder. */
+  PRECISEINV_API_KEYS: csv.optional(),
+  PRECISEINV_MAX_UPLOAD_BYTES: z.coerce.number({ message: 'expected a whole number of bytes' }).int('expected a whole number of bytes').positive('expected a positive number of bytes').default(DEFAULT_MAX_UPLOAD_BYTES),
+});
+
 export function awsApiDeps(env: Record<string, string | undefined>): ApiDeps {
-  const parsed = ApiEnvironment.safeParse(env);
-  if (!parsed.success) {
-    throw new Error(`API configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  }
-  const config = parsed.data;
+  const config = parseEnvironment(ApiEnvironment, env, 'API');
   const clients = createAwsClients(config.AWS_ENDPOINT_URL ? { endpoint: config.AWS_ENDPOINT_URL } : {});
   const objects = new S3ObjectStore(clients.s3, config.PRECISEINV_BUCKET);
   const queues = new Map(Object.entries(config.PRECISEINV_QUEUE_URLS).map(([model, url]) => [model, new SqsJobQueue(clients.sqs, url)]));

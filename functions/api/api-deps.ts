@@ -5,7 +5,7 @@ import type { JobQueue } from '../../shared/platform/job-queue.ts';
 import type { JobStore } from '../../shared/platform/job-store.ts';
 import type { LocalUrlSigner } from '../../shared/platform/local-url-signer.ts';
 import type { ObjectStore } from '../../shared/platform/object-store.ts';
-import type { WebhookDestinationPolicy } from '../worker/webhook-destination.ts';
+import type { WebhookDestinationPolicy } from '../../shared/platform/webhook-destination.ts';
 import type { ApiKeyRing } from './api-keys.ts';
 import type { ConsoleAssets } from './console-assets.ts';
 

@@ -5,6 +5,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { z } from 'zod';
+import { InvalidObjectKeyError } from '../../shared/platform/object-store.ts';
 import { PROBLEM_CONTENT_TYPE, type Problem, type ProblemIssue } from '../../shared/contracts/problem.ts';
 
 const TITLES: Record<number, string> = {
@@ -57,6 +58,7 @@ export function problemResponse(c: Context, problem: ApiProblem): Response {
 /** Maps anything thrown in a handler to a problem; unknown errors are logged and answered 500 without internals. */
 export function toApiProblem(error: unknown): ApiProblem {
   if (error instanceof ApiProblem) return error;
+  if (error instanceof InvalidObjectKeyError) return new ApiProblem(400, 'invalid-object-key', error.message);
   if (error instanceof HTTPException) {
     // The validators' own texts ('Malformed JSON in request body', 'Unsupported Media Type') say
     // what failed but not what to send instead; JSON routes are the only ones that raise these.

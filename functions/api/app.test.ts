@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { JobView } from '../../shared/contracts/job-view.ts';
 import type { Problem } from '../../shared/contracts/problem.ts';
 import { LocalUrlSigner } from '../../shared/platform/local-url-signer.ts';
+import { listAll } from '../../shared/platform/object-store.ts';
 import { authed, localApi, OTHER_KEY, PNG_BYTES, uploadForm } from './testing/local-api.ts';
 
 const post = (body: unknown, headers: Record<string, string> = {}): RequestInit => authed(undefined, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers });
@@ -11,6 +12,9 @@ async function problem(response: Response): Promise<Problem> {
   return (await response.json()) as Problem;
 }
 
+/** The path and query of a URL on the local API, for app.request. */
+const local = (url: string): string => url.slice('http://127.0.0.1:8080'.length);
+
 describe('POST /v1/jobs', () => {
   it('creates a job awaiting its upload, with defaults from the model and a bound upload form', async () => {
     const { app } = await localApi();
@@ -19,8 +23,25 @@ describe('POST /v1/jobs', () => {
     const job = (await response.json()) as JobView;
     expect(job).toMatchObject({ model: 'tiny', status: 'awaiting_upload', params: { steps: 8, outputs: ['latent', 'reconstruction', 'metrics'] } });
     expect(job.input.key).toBe(`uploads/tiny/${job.id}/input`);
-    expect(job.upload).toMatchObject({ url: 'http://127.0.0.1:8080/v1/local/uploads', maxBytes: 1024, fields: { key: job.input.key, 'Content-Type': 'image/png' } });
+    expect(job.upload!.url).toMatch(/^http:\/\/127\.0\.0\.1:8080\/v1\/local\/uploads\?policy=[\w-]+&signature=[0-9a-f]{64}$/);
+    expect(job.upload).toMatchObject({ maxBytes: 1024, fields: { key: job.input.key, 'Content-Type': 'image/png' } });
     expect(job).not.toHaveProperty('owner');
+  });
+
+  it('refuses an eta below float32 resolution with 422 saying the bound, for jobs and batches', async () => {
+    const { app, platform } = await localApi();
+    for (const [path, body, field] of [
+      ['/v1/jobs', { model: 'tiny', steps: 1000, maxIters: 1000, eta: 5e-324 }, 'body.eta'],
+      ['/v1/batches', { model: 'tiny', count: 1, params: { eta: 1e-20 } }, 'body.params.eta'],
+    ] as const) {
+      const refused = await app.request(path, post(body));
+      expect(refused.status).toBe(422);
+      const problem = (await refused.json()) as { detail: string; issues: { path: string }[] };
+      expect(problem.detail).toMatch(/below float32 resolution of the latent \(3\.55e-15\).*use eta >= 3\.55e-15/);
+      expect(problem.issues[0]!.path).toBe(field);
+    }
+    expect((await app.request('/v1/jobs', post({ model: 'tiny', eta: 1e-12 }))).status).toBe(201);
+    expect((await listAll(platform.objects, 'jobs/')).length).toBe(1);
   });
 
   it('returns the same job for a retried Idempotency-Key and refuses it for another body', async () => {
@@ -102,9 +123,9 @@ describe('local uploads', () => {
     const { app, job, platform } = await created();
     const big = new Uint8Array(2000);
     big.set(PNG_BYTES);
-    expect((await app.request('/v1/local/uploads', { method: 'POST', body: uploadForm(job.upload!.fields, big) })).status).toBe(413);
+    expect((await app.request(local(job.upload!.url), { method: 'POST', body: uploadForm(job.upload!.fields, big) })).status).toBe(413);
     const text = new TextEncoder().encode('just text, not an image');
-    const notImage = await app.request('/v1/local/uploads', { method: 'POST', body: uploadForm(job.upload!.fields, text) });
+    const notImage = await app.request(local(job.upload!.url), { method: 'POST', body: uploadForm(job.upload!.fields, text) });
     expect(notImage.status).toBe(415);
     expect((await problem(notImage)).detail).toMatch(/PNG, JPEG or WebP/);
     expect(await platform.objects.head(job.input.key)).toBeUndefined();
@@ -114,10 +135,10 @@ describe('local uploads', () => {
     const { app, job, platform, deps } = await created();
     const past = new LocalUrlSigner('test-secret', 'http://127.0.0.1:8080', () => Date.now() - 3_600_000);
     const expired = past.signPost({ key: job.input.key, minBytes: 1, maxBytes: 1024, contentType: 'image/png', contentTypePrefix: 'image/', expiresInSeconds: 60 });
-    const response = await app.request('/v1/local/uploads', { method: 'POST', body: uploadForm(expired.fields, PNG_BYTES) });
+    const response = await app.request(local(expired.url), { method: 'POST', body: uploadForm(expired.fields, PNG_BYTES) });
     expect(response.status).toBe(403);
     expect((await problem(response)).detail).toMatch(/expired/);
-    const moved = await app.request('/v1/local/uploads', { method: 'POST', body: uploadForm({ ...job.upload!.fields, key: 'jobs/x.json' }, PNG_BYTES) });
+    const moved = await app.request(local(job.upload!.url), { method: 'POST', body: uploadForm({ ...job.upload!.fields, key: 'jobs/x.json' }, PNG_BYTES) });
     expect(moved.status).toBe(403);
     expect(await platform.objects.head('jobs/x.json')).toBeUndefined();
     expect(deps.localSigner).toBeDefined();

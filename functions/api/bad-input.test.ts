@@ -32,8 +32,8 @@ async function setup() {
     expect(response.status).toBe(201);
     return (await response.json()) as JobView;
   };
-  const upload = (fields: Record<string, string>, bytes: Uint8Array, type = 'image/png') =>
-    api.app.request('/v1/local/uploads', { method: 'POST', body: uploadForm(fields, bytes, type) });
+  const upload = (form: { url: string; fields: Record<string, string> }, bytes: Uint8Array, type = 'image/png') =>
+    api.app.request(form.url.slice(BASE.length), { method: 'POST', body: uploadForm(form.fields, bytes, type) });
   const view = async (id: string, key = TEST_KEY) => (await (await api.app.request(`/v1/jobs/${id}`, authed(key))).json()) as JobView;
   const worker = (runner: StepRunner) =>
     new QueueWorker(
@@ -81,15 +81,15 @@ describe('bad input, answered clearly with nothing lost', () => {
     const job = await t.create();
     const big = new Uint8Array(job.upload!.maxBytes + 1);
     big.set(PNG_BYTES);
-    expect((await problem(await t.upload(job.upload!.fields, big), 413)).detail).toBe(`the upload exceeds ${job.upload!.maxBytes} bytes`);
+    expect((await problem(await t.upload(job.upload!, big), 413)).detail).toBe(`the upload exceeds ${job.upload!.maxBytes} bytes`);
     const text = new TextEncoder().encode('GIF89a, or rather not an image at all');
-    expect((await problem(await t.upload(job.upload!.fields, text), 415)).detail).toMatch(/not a PNG, JPEG or WebP image/);
-    expect((await problem(await t.upload({ ...job.upload!.fields, 'Content-Type': 'text/plain' }, PNG_BYTES, 'text/plain'), 415)).detail).toMatch(/must start with 'image\/'/);
+    expect((await problem(await t.upload(job.upload!, text), 415)).detail).toMatch(/not a PNG, JPEG or WebP image/);
+    expect((await problem(await t.upload({ ...job.upload!, fields: { ...job.upload!.fields, 'Content-Type': 'text/plain' } }, PNG_BYTES, 'text/plain'), 415)).detail).toMatch(/must start with 'image\/'/);
     expect(await t.stored('uploads/')).toEqual([]);
     expect(t.queue.depth).toBe(0);
     expect((await t.view(job.id)).status).toBe('awaiting_upload');
-    expect((await t.upload(job.upload!.fields, PNG_BYTES)).status).toBe(204);
-    expect((await t.view(job.id)).status).toBe('awaiting_upload');
+    expect((await t.upload(job.upload!, PNG_BYTES)).status).toBe(204);
+    expect((await t.view(job.id)).status).toBe('queued');
     expect(t.queue.depth).toBe(1);
   });
 
@@ -98,12 +98,12 @@ describe('bad input, answered clearly with nothing lost', () => {
     const job = await t.create();
     const hourAgo = new LocalUrlSigner('test-secret', BASE, () => Date.now() - 3_600_000);
     const expired = hourAgo.signPost({ key: job.input.key, minBytes: 1, maxBytes: 1024, contentType: 'image/png', contentTypePrefix: 'image/', expiresInSeconds: 60 });
-    expect((await problem(await t.upload(expired.fields, PNG_BYTES), 403)).detail).toMatch(/^the upload URL expired at \d{4}-.*; request a new one$/);
+    expect((await problem(await t.upload(expired, PNG_BYTES), 403)).detail).toMatch(/^the upload URL expired at \d{4}-.*; request a new one$/);
     expect(await t.stored('uploads/')).toEqual([]);
     const fresh = await t.view(job.id);
     expect(fresh.status).toBe('awaiting_upload');
     expect(Date.parse(fresh.upload!.expiresAt)).toBeGreaterThan(Date.now());
-    expect((await t.upload(fresh.upload!.fields, PNG_BYTES)).status).toBe(204);
+    expect((await t.upload(fresh.upload!, PNG_BYTES)).status).toBe(204);
     expect(t.queue.depth).toBe(1);
   });
 
@@ -130,8 +130,8 @@ describe('bad input, answered clearly with nothing lost', () => {
     const reused = await problem(await t.app.request('/v1/jobs', post({ model: 'tiny', steps: 4 }, headers)), 409);
     expect(reused.issues).toEqual([{ path: 'header.idempotency-key', message: `already used for job '${job.id}'` }]);
 
-    expect((await t.upload(job.upload!.fields, PNG_BYTES)).status).toBe(204);
-    expect((await t.upload(job.upload!.fields, PNG_BYTES)).status).toBe(204);
+    expect((await t.upload(job.upload!, PNG_BYTES)).status).toBe(204);
+    expect((await t.upload(job.upload!, PNG_BYTES)).status).toBe(204);
     const runner = new StepRunner(4);
     const w = t.worker(runner);
     for (let i = 0; i < 3; i++) await w.runOnce();
@@ -148,7 +148,7 @@ describe('bad input, answered clearly with nothing lost', () => {
     const t = await setup();
     const doomed = await t.create();
     const kept = await t.create();
-    for (const job of [doomed, kept]) expect((await t.upload(job.upload!.fields, PNG_BYTES)).status).toBe(204);
+    for (const job of [doomed, kept]) expect((await t.upload(job.upload!, PNG_BYTES)).status).toBe(204);
     const runner = new StepRunner(4);
     let reached!: () => void;
     const atStepTwo = new Promise<void>((r) => (reached = r));

@@ -5,9 +5,10 @@ import { OutputName, type InputContentType, type InversionParams } from '../../s
 import { toJobView, type JobView, type PresignedUpload } from '../../shared/contracts/job-view.ts';
 import type { JobStatus } from '../../shared/contracts/job-status.ts';
 import type { ModelManifest } from '../../shared/contracts/model-manifest.ts';
-import { checkWebhookDestination, WebhookDestinationError } from '../worker/webhook-destination.ts';
+import { checkWebhookDestination, WebhookDestinationError } from '../../shared/platform/webhook-destination.ts';
 import type { ApiDeps } from './api-deps.ts';
-import { ApiProblem } from './api-problem.ts';
+import { ApiProblem, notFound } from './api-problem.ts';
+import { UnreadableRecordError } from '../../shared/platform/json-record-store.ts';
 
 export const randomId = (prefix: string): string => `${prefix}-${randomBytes(12).toString('hex')}`;
 
@@ -93,9 +94,24 @@ export async function viewJob(deps: ApiDeps, job: Job): Promise<JobView> {
   return toJobView(job, links, job.status === 'awaiting_upload' ? await presignUpload(deps, job) : undefined);
 }
 
-/** The caller's own job, or 404: another key's job is indistinguishable from a missing one. */
+/**
+ * The caller's own job, or 404: another key's job is indistinguishable from a missing one. A stored
+ * record that cannot be read is a problem for its owner (when it still names one) and 404 to everyone else.
+ */
 export async function ownedJob(deps: ApiDeps, id: string, owner: string): Promise<{ value: Job; etag: string }> {
-  const record = JobId.safeParse(id).success ? await deps.jobs.get(id) : undefined;
-  if (!record || record.value.owner !== owner) throw new ApiProblem(404, 'not-found', `no job '${id}' for this API key`);
+  const record = JobId.safeParse(id).success ? await readOwned(() => deps.jobs.get(id), 'job', id, owner) : undefined;
+  if (!record || record.value.owner !== owner) throw notFound('job', id);
   return record;
+}
+
+/** Reads a record, turning an unreadable one into the answer its owner (and only its owner) gets. */
+export async function readOwned<T>(read: () => Promise<T>, what: string, id: string, owner: string): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (!(error instanceof UnreadableRecordError)) throw error;
+    console.error(JSON.stringify({ level: 'error', msg: 'unreadable record', key: error.key, reason: error.reason }));
+    if (error.owner !== owner) return undefined;
+    throw new ApiProblem(500, 'unreadable-record', `the stored record of ${what} '${id}' is damaged (${error.reason}); it cannot be shown or changed: create the ${what} again`);
+  }
 }

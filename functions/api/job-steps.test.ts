@@ -3,7 +3,7 @@ import type { JobSteps } from '../../shared/contracts/job-steps.ts';
 import type { JobView } from '../../shared/contracts/job-view.ts';
 import type { StepRecord } from '../../shared/inversion/step-record.ts';
 import { CheckpointStore } from '../worker/checkpoint-store.ts';
-import { encodeCheckpoint } from '../worker/engine-runner.ts';
+import { encodeCheckpoint } from '../worker/engine-checkpoint.ts';
 import { authed, localApi, OTHER_KEY } from './testing/local-api.ts';
 
 const record = (step: number, residual: number): StepRecord => ({ step, timestep: 100 * step, iterations: 3 + step, residual, converged: true, forwardEvals: 4 + step, vjpEvals: 3 + step });
@@ -15,6 +15,9 @@ async function runningJob(steps: number) {
   return { ...api, id: created.id };
 }
 
+/** What the worker's checkpoints name their run by; the API reads only their records. */
+const run = { model: 'tiny', runKey: 'test-run', latentLength: 12, withTrajectory: false };
+
 const stepsOf = async (app: Awaited<ReturnType<typeof localApi>>['app'], id: string, key?: string): Promise<Response> => app.request(`/v1/jobs/${id}/steps`, authed(key));
 
 describe('GET /v1/jobs/{id}/steps', () => {
@@ -22,8 +25,8 @@ describe('GET /v1/jobs/{id}/steps', () => {
     const { app, platform, id } = await runningJob(4);
     const checkpoints = new CheckpointStore(platform.objects);
     const latent = new Float32Array(12);
-    await checkpoints.save(id, { step: 1, totalSteps: 4, state: encodeCheckpoint({ completedSteps: 1, latent, trajectory: [], records: [record(1, 2e-5)] }, false) });
-    await checkpoints.save(id, { step: 2, totalSteps: 4, state: encodeCheckpoint({ completedSteps: 2, latent, trajectory: [], records: [record(1, 2e-5), record(2, Number.NaN)] }, false) });
+    await checkpoints.save(id, { step: 1, totalSteps: 4, state: encodeCheckpoint({ completedSteps: 1, latent, trajectory: [], records: [record(1, 2e-5)] }, run) });
+    await checkpoints.save(id, { step: 2, totalSteps: 4, state: encodeCheckpoint({ completedSteps: 2, latent, trajectory: [], records: [record(1, 2e-5), record(2, Number.NaN)] }, run) });
     const response = await stepsOf(app, id);
     expect(response.status).toBe(200);
     const body = (await response.json()) as JobSteps;
@@ -61,7 +64,7 @@ describe('GET /v1/jobs/{id}/steps', () => {
 
   it("ignores checkpoints of another step count, and hides another key's job", async () => {
     const { app, platform, id } = await runningJob(4);
-    await new CheckpointStore(platform.objects).save(id, { step: 1, totalSteps: 8, state: encodeCheckpoint({ completedSteps: 1, latent: new Float32Array(4), trajectory: [], records: [record(1, 1)] }, false) });
+    await new CheckpointStore(platform.objects).save(id, { step: 1, totalSteps: 8, state: encodeCheckpoint({ completedSteps: 1, latent: new Float32Array(4), trajectory: [], records: [record(1, 1)] }, run) });
     expect(((await (await stepsOf(app, id)).json()) as JobSteps).steps).toEqual([]);
     expect((await stepsOf(app, id, OTHER_KEY)).status).toBe(404);
   });

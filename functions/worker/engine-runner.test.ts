@@ -3,9 +3,11 @@ import type { Job } from '../../shared/contracts/job.ts';
 import { writePixelSpaceFolder } from '../../shared/diffusion/testing/synthetic-folder.ts';
 import { decodeLatentFile } from '../../shared/inversion/outputs/latent-file.ts';
 import { newJobRecord } from '../api/job-records.ts';
-import { decodeCheckpoint, EngineRunner } from './engine-runner.ts';
+import { decodeCheckpoint, encodeCheckpoint } from './engine-checkpoint.ts';
+import { EngineRunner } from './engine-runner.ts';
 import type { Checkpoint, InversionResult, InversionTask, StepCheckpoint } from './inversion-runner.ts';
 import { gradientPng } from '../../shared/diffusion/testing/gradient-png.ts';
+import type { StepRecord } from '../../shared/inversion/step-record.ts';
 import { jsonLogger } from './worker-logger.ts';
 
 function job(id: string, params: Partial<Job['params']> = {}): Job {
@@ -88,6 +90,62 @@ describe('the engine runner on a pixel-space model folder', () => {
     const strip = (m: Uint8Array) => ({ ...JSON.parse(new TextDecoder().decode(m)), seconds: 0, image: '' });
     expect(strip(after.outputs.metrics!)).toEqual(strip(whole.outputs.metrics!));
     expect({ ...after.metrics, seconds: 0 }).toEqual({ ...whole.metrics, seconds: 0 });
+  });
+
+  it('honours each job’s outputs inside one call: a job asking for the trajectory gets it, its neighbour does not', async () => {
+    const plain = task(job('job-plain-13', { outputs: ['latent', 'reconstruction', 'metrics'] }), image);
+    const withTrajectory = task(job('job-traj-13'), image);
+    const [a, b] = await runner.run([plain, withTrajectory]);
+    expect(ok(a).outputs.trajectory).toBeUndefined();
+    expect(ok(b).outputs.trajectory).toBeDefined();
+    expect(runner.batchKey(plain.job)).not.toBe(runner.batchKey(withTrajectory.job));
+    expect(runner.batchKey(job('p1', { prompt: 'a cat' }))).not.toBe(runner.batchKey(job('p2', { prompt: 'a dog' })));
+  });
+
+  it('discards a checkpoint that does not fit (latent size, model, parameters) and inverts from the start; its batch-mate runs', async () => {
+    const whole = ok((await runner.run([task(job('job-fresh-4'), image)]))[0]);
+    const record = (n: number): StepRecord[] => Array.from({ length: n }, (_, i) => ({ step: i + 1, timestep: i, iterations: 1, forwardEvals: 1, vjpEvals: 1, residual: 0, converged: true }));
+    const wrongSize = encodeCheckpoint({ completedSteps: 2, latent: new Float32Array(7), trajectory: [new Float32Array(7), new Float32Array(7)], records: record(2) }, {
+      model: 'tiny', runKey: runner.batchKey(job('x')), latentLength: 7, withTrajectory: true,
+    });
+    const rightSize = 3 * 64 * 64;
+    const otherModel = encodeCheckpoint({ completedSteps: 2, latent: new Float32Array(rightSize), trajectory: [new Float32Array(rightSize), new Float32Array(rightSize)], records: record(2) }, {
+      model: 'sd15', runKey: runner.batchKey(job('x')), latentLength: rightSize, withTrajectory: true,
+    });
+    const otherParams = encodeCheckpoint({ completedSteps: 2, latent: new Float32Array(rightSize), trajectory: [new Float32Array(rightSize), new Float32Array(rightSize)], records: record(2) }, {
+      model: 'tiny', runKey: runner.batchKey(job('x', { eta: 1e-2 })), latentLength: rightSize, withTrajectory: true,
+    });
+    for (const [name, state] of [['size', wrongSize], ['model', otherModel], ['params', otherParams]] as const) {
+      const planted = task(job(`job-planted-${name}-4`), image, { resume: { step: 2, totalSteps: 4, state } });
+      const mate = task(job(`job-mate-${name}-4`), image);
+      const [p, m] = await runner.run([planted, mate]);
+      expect(planted.steps.map((s) => s.step)).toEqual([1, 2, 3, 4]);
+      expect(Buffer.from(ok(p).outputs.latent).equals(Buffer.from(whole.outputs.latent))).toBe(true);
+      expect(Buffer.from(ok(m).outputs.latent).equals(Buffer.from(whole.outputs.latent))).toBe(true);
+    }
+  });
+
+  it('fails a task whose batch throws alone: its batch-mate still finishes', async () => {
+    const broken = task(job('job-broken-4'), image, { onStep: async () => { throw new Error('checkpoint write refused'); } });
+    const mate = task(job('job-fine-4'), image);
+    const [b, m] = await runner.run([broken, mate]);
+    expect(b).toMatchObject({ ok: false, retryable: true, error: { code: 'engine_error', message: expect.stringContaining('checkpoint write refused') } });
+    expect(ok(m).outputs.latent.length).toBeGreaterThan(0);
+  });
+
+  it('stops inside a timestep once its signal aborts: the running step neither finishes nor checkpoints', async () => {
+    const controller = new AbortController();
+    const cut = task(job('job-midstep-2', { steps: 4 }), image, {
+      signal: controller.signal,
+      // Fires on the first turn of the event loop after step 1's checkpoint, while step 2's descent runs.
+      onStep: async (s) => {
+        cut.steps.push(s);
+        if (s.step === 1) setImmediate(() => controller.abort('canceled'));
+      },
+    });
+    const [r] = await runner.run([cut]);
+    expect(r).toMatchObject({ ok: false, retryable: true, error: { code: 'aborted' } });
+    expect(cut.steps.map((s) => s.step)).toEqual([1]);
   });
 
   it('fails jobs for a model it has no folder for, without retrying', async () => {

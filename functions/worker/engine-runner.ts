@@ -13,12 +13,14 @@ import { readFolderManifest } from '../../shared/diffusion/folder-manifest.ts';
 import type { ResolutionRule } from '../../shared/diffusion/image/prepare-image.ts';
 import { DiffusionPipeline } from '../../shared/diffusion/pipeline/diffusion-pipeline.ts';
 import { prepareGradientGraph } from '../../shared/diffusion/prepare-gradient-graph.ts';
-import { float32Tensor, parseSafetensors, serializeSafetensors, tensorToFloat64 } from '../../shared/formats/safetensors.ts';
+import { StaleGradientGraphError } from '../../shared/diffusion/source-fingerprint.ts';
+import { decodeImage } from '../../shared/diffusion/image/decode-image.ts';
+import { targetSize } from '../../shared/diffusion/image/prepare-image.ts';
 import { invertImages, type ImageInput, type ImageResult, type ImageState, type InversionParams } from '../../shared/inversion/invert-images.ts';
 import type { InversionMetrics } from '../../shared/inversion/outputs/inversion-metrics.ts';
-import type { StepRecord } from '../../shared/inversion/step-record.ts';
 import { chooseExecutionProviders, type ExecutionProviderChoice } from '../../shared/platform/execution-provider.ts';
-import { batchKey, type Checkpoint, type InversionResult, type InversionRunner, type InversionTask } from './inversion-runner.ts';
+import { checkpointForRun, encodeCheckpoint, type CheckpointRun } from './engine-checkpoint.ts';
+import type { Checkpoint, InversionResult, InversionRunner, InversionTask } from './inversion-runner.ts';
 import type { ModelCache } from './model-cache.ts';
 import { jsonLogger, type Logger } from './worker-logger.ts';
 
@@ -60,23 +62,42 @@ export class EngineRunner implements InversionRunner {
     this.logger.info('execution providers chosen', { providers: this.providers.providers, reason: this.providers.reason });
   }
 
+  /**
+   * Jobs step in lockstep through one batch only when everything the engine applies to the whole
+   * batch agrees: model, method, steps, solver settings, prompt, and whether x_1..x_T are kept.
+   */
+  batchKey(job: Job): string {
+    const { method, steps, eta, maxIters, guidance, prompt, outputs } = job.params;
+    return JSON.stringify([job.model, method, steps, eta, maxIters, guidance, prompt, outputs.includes('trajectory')]);
+  }
+
   async run(tasks: readonly InversionTask[]): Promise<InversionResult[]> {
     const results = new Array<InversionResult | undefined>(tasks.length);
     // The worker already groups by batchKey; grouping again keeps a mixed call correct.
     const groups = new Map<string, number[]>();
-    tasks.forEach((t, i) => groups.set(batchKey(t.job), [...(groups.get(batchKey(t.job)) ?? []), i]));
+    tasks.forEach((t, i) => groups.set(this.batchKey(t.job), [...(groups.get(this.batchKey(t.job)) ?? []), i]));
     for (const indices of groups.values()) {
-      const group = indices.map((i) => tasks[i]!);
-      let out: InversionResult[];
-      try {
-        out = await this.runGroup(group);
-      } catch (error) {
-        if (!(error instanceof ModelUnavailableError)) throw error;
-        out = group.map(() => ({ ok: false, retryable: false, error: { code: 'model_unavailable', message: error.message } }));
-      }
+      const out = await this.runIsolated(indices.map((i) => tasks[i]!));
       indices.forEach((taskIndex, k) => (results[taskIndex] = out[k]));
     }
     return results.map((r) => r!);
+  }
+
+  /**
+   * Runs a group as one batch; when the batch throws, each task runs again alone, so the task that
+   * caused it fails by itself and its batch-mates still finish.
+   */
+  private async runIsolated(group: readonly InversionTask[]): Promise<InversionResult[]> {
+    try {
+      return await this.runGroup(group);
+    } catch (error) {
+      if (error instanceof ModelUnavailableError) return group.map(() => ({ ok: false, retryable: false, error: { code: 'model_unavailable', message: error.message } }));
+      if (group.length === 1) return [{ ok: false, retryable: true, error: { code: 'engine_error', message: (error as Error).message } }];
+      this.logger.warn('batch failed; running its jobs one by one', { jobIds: group.map((t) => t.job.id), error: (error as Error).message });
+      const out: InversionResult[] = [];
+      for (const task of group) out.push(...(await this.runIsolated([task])));
+      return out;
+    }
   }
 
   /** Opens a model ahead of its first job (downloading it and building its gradient graph if needed). */
@@ -98,10 +119,11 @@ export class EngineRunner implements InversionRunner {
     const { pipeline } = await this.open(job.model, job.params.method === 'preciseinv');
     const params = this.params(job, manifest);
     const log = this.logger.child({ model: job.model, jobIds: tasks.map((t) => t.job.id) });
-    const inputs: ImageInput[] = tasks.map((task) => {
-      const resume = task.resume ? this.restore(task.resume, task.job) : undefined;
-      if (task.resume && !resume) log.warn('checkpoint does not fit this run; starting over', { jobId: task.job.id, step: task.resume.step });
-      return {
+    const inputs: ImageInput[] = [];
+    for (const task of tasks) {
+      const run = await this.checkpointRun(task, params, pipeline);
+      const resume = task.resume && run ? this.restore(task.resume, task.job, run, log) : undefined;
+      inputs.push({
         name: task.job.id,
         bytes: task.image,
         ...(resume ? { resume } : {}),
@@ -110,11 +132,11 @@ export class EngineRunner implements InversionRunner {
           task.onStep({
             step: state.completedSteps,
             totalSteps: state.of,
-            state: encodeCheckpoint(state, params.trajectory),
+            state: encodeCheckpoint(state, run ?? { model: job.model, runKey: this.batchKey(task.job), latentLength: state.latent.length, withTrajectory: params.trajectory }),
             modelEvals: state.records.reduce((a, r) => a + r.forwardEvals + r.vjpEvals, 0),
           }),
-      };
-    });
+      });
+    }
     const started = performance.now();
     const results = await invertImages(pipeline, inputs, params);
     log.info('engine batch done', { images: tasks.length, seconds: (performance.now() - started) / 1000 });
@@ -137,16 +159,27 @@ export class EngineRunner implements InversionRunner {
     };
   }
 
-  /** The checkpoint as the engine's resume state, or undefined when it belongs to another run shape. */
-  private restore(checkpoint: Checkpoint, job: Job): ImageState | undefined {
+  /**
+   * What a checkpoint of this task must match; undefined when the image cannot be read (the
+   * inversion then fails it as an invalid image).
+   */
+  private async checkpointRun(task: InversionTask, params: InversionParams, pipeline: DiffusionPipeline): Promise<CheckpointRun | undefined> {
     try {
-      const state = decodeCheckpoint(checkpoint.state);
-      if (state.completedSteps !== checkpoint.step || checkpoint.totalSteps !== job.params.steps) return undefined;
-      if (job.params.outputs.includes('trajectory') && state.trajectory.length !== state.completedSteps) return undefined;
-      return state;
+      const decoded = await decodeImage(task.image, task.job.id);
+      const size = targetSize(decoded.width, decoded.height, params.resolution);
+      const cells = (size.width / pipeline.vae.downscale) * (size.height / pipeline.vae.downscale);
+      return { model: task.job.model, runKey: this.batchKey(task.job), latentLength: pipeline.latentChannels * cells, withTrajectory: params.trajectory };
     } catch {
       return undefined;
     }
+  }
+
+  /** The checkpoint as the engine's resume state, or undefined (logged with the reason) when it does not fit this run. */
+  private restore(checkpoint: Checkpoint, job: Job, run: CheckpointRun, log: Logger): ImageState | undefined {
+    const fit = checkpoint.totalSteps === job.params.steps ? checkpointForRun(checkpoint.state, checkpoint.step, checkpoint.totalSteps, run) : { unfit: `written for ${checkpoint.totalSteps} steps, not ${job.params.steps}` };
+    if ('state' in fit) return fit.state;
+    log.warn('checkpoint does not fit this run; discarded, starting over', { jobId: job.id, step: checkpoint.step, reason: fit.unfit });
+    return undefined;
   }
 
   private open(modelId: string, needsGradient: boolean): Promise<OpenModel> {
@@ -175,7 +208,13 @@ export class EngineRunner implements InversionRunner {
   private async openModel(modelId: string): Promise<OpenModel> {
     const dir = await this.modelDir(modelId);
     const started = performance.now();
-    const pipeline = await DiffusionPipeline.open(dir, { executionProviders: this.providers.providers });
+    const pipeline = await DiffusionPipeline.open(dir, { executionProviders: this.providers.providers }).catch(async (error: unknown) => {
+      if (!(error instanceof StaleGradientGraphError)) throw error;
+      // The worker prepares its own folders: a gradient graph left from another model file is rebuilt.
+      this.logger.warn('gradient graph is stale; building it again', { model: modelId, dir, reason: error.message });
+      await prepareGradientGraph(dir);
+      return DiffusionPipeline.open(dir, { executionProviders: this.providers.providers });
+    });
     this.logger.info('model opened', { model: modelId, dir, providers: this.providers.providers, seconds: (performance.now() - started) / 1000 });
     return { dir, pipeline };
   }
@@ -222,24 +261,4 @@ function toInversionResult(result: ImageResult): InversionResult {
     },
     metrics,
   };
-}
-
-/** Checkpoint bytes: safetensors with x*_i as "latent", x_1..x_i when kept, and the step records as metadata. */
-export function encodeCheckpoint(state: ImageState, withTrajectory: boolean): Uint8Array {
-  const dims = [state.latent.length];
-  const tensors = { latent: float32Tensor(state.latent, dims), ...(withTrajectory ? Object.fromEntries(state.trajectory.map((x, i) => [`x_${i + 1}`, float32Tensor(x, dims)])) : {}) };
-  // JSON turns a NaN residual into null; decodeCheckpoint turns it back.
-  return serializeSafetensors(tensors, { completedSteps: String(state.completedSteps), records: JSON.stringify(state.records) });
-}
-
-export function decodeCheckpoint(bytes: Uint8Array): ImageState {
-  const file = parseSafetensors(bytes, 'checkpoint');
-  const latent = file.tensors.get('latent');
-  if (!latent) throw new Error('checkpoint has no latent');
-  const completedSteps = Number(file.metadata['completedSteps']);
-  const records = (JSON.parse(file.metadata['records'] ?? '[]') as (Omit<StepRecord, 'residual'> & { residual: number | null })[]).map((r) => ({ ...r, residual: r.residual ?? Number.NaN }));
-  const trajectory: Float32Array[] = [];
-  for (let i = 1; file.tensors.has(`x_${i}`); i++) trajectory.push(Float32Array.from(tensorToFloat64(file.tensors.get(`x_${i}`)!)));
-  if (!Number.isInteger(completedSteps) || records.length !== completedSteps) throw new Error('checkpoint metadata is inconsistent');
-  return { completedSteps, latent: Float32Array.from(tensorToFloat64(latent)), trajectory, records };
 }

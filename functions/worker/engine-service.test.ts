@@ -135,6 +135,7 @@ describe('the one-machine service with the real engine', () => {
     // Stops the whole server (SIGTERM's path) once the job has checkpointed step 4.
     const stopAfterStep4: InversionRunner = {
       maxBatchSize: first.maxBatchSize,
+      batchKey: (job) => first.batchKey(job),
       run: (tasks: readonly InversionTask[]): Promise<InversionResult[]> =>
         first.run(
           tasks.map((t) => ({

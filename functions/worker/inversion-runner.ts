@@ -3,8 +3,8 @@
  * queues, records, checkpoints and outputs; the engine only turns images into latents.
  *
  * Contract for implementations:
- * - run() gets up to maxBatchSize tasks that share model and inversion parameters (the worker
- *   groups them), so one denoiser call per timestep can serve the whole batch.
+ * - run() gets up to maxBatchSize tasks with one batchKey (the worker groups them by the engine's
+ *   own key), so one denoiser call per timestep can serve the whole batch.
  * - A task with `resume` continues after resume.step; its state is what the engine itself
  *   produced in an earlier onStep, byte for byte.
  * - After each completed timestep the engine awaits task.onStep with its state; the worker
@@ -54,11 +54,8 @@ export type InversionResult =
 export interface InversionRunner {
   /** Most tasks one run() accepts; 1 disables batching. */
   readonly maxBatchSize: number;
+  /** Jobs with equal keys may share one run(); the engine decides, since only it knows what a batch shares. */
+  batchKey(job: Job): string;
   run(tasks: readonly InversionTask[]): Promise<InversionResult[]>;
 }
 
-/** Tasks run together only when they step in lockstep: same model, method, steps and solver settings. */
-export function batchKey(job: Job): string {
-  const { method, steps, eta, maxIters, guidance } = job.params;
-  return JSON.stringify([job.model, method, steps, eta, maxIters, guidance]);
-}

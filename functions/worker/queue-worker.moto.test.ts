@@ -4,21 +4,21 @@ import { BatchStore } from '../../shared/platform/batch-store.ts';
 import { JobStore } from '../../shared/platform/job-store.ts';
 import { S3ObjectStore } from '../../shared/platform/s3-object-store.ts';
 import { SqsJobQueue } from '../../shared/platform/sqs-job-queue.ts';
-import { awsEmulatorEndpoint, createTestBucket, createTestQueue, emulatorClients, notifyQueueOnUpload } from '../../shared/platform/testing/aws-emulator.ts';
+import { createTestBucket, createTestQueue, emulatorClients, notifyQueueOnUpload } from '../../shared/platform/testing/aws-emulator.ts';
 import { ApiKeyRing } from '../api/api-keys.ts';
 import { createApp } from '../api/app.ts';
 import { OTHER_KEY, TEST_KEY, uploadForm } from '../api/testing/local-api.ts';
 import { workerScenarios } from './worker.scenarios.ts';
 
-describe.skipIf(!awsEmulatorEndpoint)('worker on S3 + SQS (emulator)', () => {
-  const clients = awsEmulatorEndpoint ? emulatorClients() : undefined;
+describe('worker on S3 + SQS (emulator)', () => {
+  const clients = emulatorClients();
   workerScenarios(async ({ maxReceiveCount }) => {
-    const bucket = await createTestBucket(clients!);
-    const created = await createTestQueue(clients!, { maxReceiveCount });
-    await notifyQueueOnUpload(clients!, bucket, created.queueArn, created.queueUrl, 'uploads/tiny/');
-    const objects = new S3ObjectStore(clients!.s3, bucket);
+    const bucket = await createTestBucket(clients);
+    const created = await createTestQueue(clients, { maxReceiveCount });
+    await notifyQueueOnUpload(clients, bucket, created.queueArn, created.queueUrl, 'uploads/tiny/');
+    const objects = new S3ObjectStore(clients.s3, bucket);
     const jobs = new JobStore(objects);
-    const queue = new SqsJobQueue(clients!.sqs, created.queueUrl);
+    const queue = new SqsJobQueue(clients.sqs, created.queueUrl);
     const app = createApp({
       objects,
       jobs,
@@ -34,7 +34,7 @@ describe.skipIf(!awsEmulatorEndpoint)('worker on S3 + SQS (emulator)', () => {
       objects,
       jobs,
       queue,
-      deadLetter: new SqsJobQueue(clients!.sqs, created.dlqUrl!),
+      deadLetter: new SqsJobQueue(clients.sqs, created.dlqUrl!),
       upload: (upload, bytes) => fetch(upload.url, { method: 'POST', body: uploadForm(upload.fields, bytes) }),
       download: async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer()),
     };

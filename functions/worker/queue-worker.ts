@@ -10,10 +10,11 @@ import { isTerminal } from '../../shared/contracts/job-status.ts';
 import { jobMessageBody, parseQueueMessage } from '../../shared/contracts/queue-message.ts';
 import type { JobQueue, ReceivedMessage } from '../../shared/platform/job-queue.ts';
 import type { JobStore } from '../../shared/platform/job-store.ts';
+import { UnreadableRecordError } from '../../shared/platform/json-record-store.ts';
 import { mapConcurrent } from '../../shared/platform/map-concurrent.ts';
 import type { ObjectStore, StoredObject } from '../../shared/platform/object-store.ts';
 import { CheckpointStore } from './checkpoint-store.ts';
-import { batchKey, type Checkpoint, type InversionResult, type InversionRunner, type InversionTask, type StepCheckpoint } from './inversion-runner.ts';
+import type { Checkpoint, InversionResult, InversionRunner, InversionTask, StepCheckpoint } from './inversion-runner.ts';
 import { abandon, claim, fail, release, renewLease, succeed } from './job-transitions.ts';
 import { writeResults } from './result-writer.ts';
 import type { JobGuard } from './task-protection.ts';
@@ -35,6 +36,8 @@ export interface QueueWorkerDeps {
   onAlive?: () => void;
   /** Told when a job is claimed and when it settles: on ECS, keeps scale-in off the task meanwhile. */
   taskProtection?: JobGuard;
+  /** Calls onFire after ms unless the returned cancel runs first (default: a timer); tests fire it by hand. */
+  startTimer?: (ms: number, onFire: () => void) => () => void;
 }
 
 export interface QueueWorkerOptions {
@@ -49,15 +52,22 @@ export interface QueueWorkerOptions {
   retryDelaySeconds?: (receiveCount: number) => number;
   /** Least time between dead-letter sweeps (default 60). */
   deadLetterSweepSeconds?: number;
+  /**
+   * Longest one attempt may run (the model's fleet.jobTimeoutSeconds): past it the job is failed
+   * with code 'timeout' and its checkpoint kept, for a retry with other parameters.
+   */
+  jobTimeoutSeconds?: number;
 }
 
-type AbortReason = 'shutdown' | 'canceled' | 'lease_lost';
+type AbortReason = 'shutdown' | 'canceled' | 'lease_lost' | 'timeout';
 
 interface Claimed {
   message: ReceivedMessage;
   job: Job;
   lastAttempt: boolean;
   controller: AbortController;
+  /** Stops the job's timeout timer. */
+  cancelTimeout: () => void;
 }
 
 const SQS_RECEIVE_LIMIT = 10;
@@ -70,6 +80,7 @@ export class QueueWorker {
   readonly counters: WorkerCounters = newCounters();
   private readonly checkpoints: CheckpointStore;
   private readonly now: () => Date;
+  private readonly startTimer: (ms: number, onFire: () => void) => () => void;
   private readonly stopping = new AbortController();
   private readonly active = new Set<Claimed>();
   private readonly webhookDeliveries = new Set<Promise<unknown>>();
@@ -83,6 +94,13 @@ export class QueueWorker {
     this.workerId = options.workerId ?? `worker-${randomUUID()}`;
     this.checkpoints = new CheckpointStore(deps.objects);
     this.now = deps.now ?? (() => new Date());
+    this.startTimer =
+      deps.startTimer ??
+      ((ms, onFire) => {
+        const timer = setTimeout(onFire, ms);
+        timer.unref();
+        return () => clearTimeout(timer);
+      });
   }
 
   /** Polls until stop(); errors in one cycle are logged and the loop goes on. */
@@ -149,7 +167,7 @@ export class QueueWorker {
         }
       });
       const groups = new Map<string, Claimed[]>();
-      for (const c of claimed) groups.set(batchKey(c.job), [...(groups.get(batchKey(c.job)) ?? []), c]);
+      for (const c of claimed) groups.set(runner.batchKey(c.job), [...(groups.get(runner.batchKey(c.job)) ?? []), c]);
       for (const group of groups.values()) await this.runGroup(group);
     } finally {
       // Nothing this cycle claimed may outlive it: a job left active would be heartbeaten and keep
@@ -178,8 +196,13 @@ export class QueueWorker {
         const parsed = parseQueueMessage(message.body);
         if (parsed.kind !== 'work') continue;
         for (const { jobId } of parsed.items) {
-          const result = await jobs.update(jobId, (job) => abandon(job, this.now()));
+          const result = await jobs.update(jobId, (job) => abandon(job, this.now())).catch((error: unknown) => {
+            if (!(error instanceof UnreadableRecordError)) throw error;
+            logger.error('dead-lettered job has a record that cannot be read; left as is', { key: error.key, reason: error.reason });
+            return undefined;
+          });
           if (!result?.changed) continue;
+          await this.checkpoints.clear(jobId);
           failed++;
           this.counters.jobsFailed++;
           logger.error('job failed: its message reached the dead-letter queue unsettled', { jobId, error: result.record.value.error });
@@ -214,7 +237,15 @@ export class QueueWorker {
       return void (await queue.delete(message.receiptHandle));
     }
     seenJobs.add(jobId);
-    const result = await jobs.update(jobId, (job) => claim(job, this.workerId, this.now(), this.options.visibilityTimeoutSeconds));
+    let result: Awaited<ReturnType<JobStore['update']>>;
+    try {
+      result = await jobs.update(jobId, (job) => claim(job, this.workerId, this.now(), this.options.visibilityTimeoutSeconds));
+    } catch (error) {
+      if (!(error instanceof UnreadableRecordError)) throw error;
+      // Nothing can run a job whose record cannot be read; its message goes where unreadable messages go.
+      log.error('job record cannot be read; message set aside', { key: error.key, reason: error.reason });
+      return void (await (maxReceives === undefined ? queue.delete(message.receiptHandle) : queue.changeVisibility(message.receiptHandle, 0)));
+    }
     if (!result) {
       log.warn('message for a job that does not exist; dropped');
       return void (await queue.delete(message.receiptHandle));
@@ -224,6 +255,8 @@ export class QueueWorker {
       this.counters.duplicateDeliveries++;
       if (isTerminal(job.status)) {
         log.info('job already finished; duplicate message dropped', { status: job.status });
+        // A job canceled while queued may still hold the checkpoint of an earlier attempt.
+        await this.checkpoints.clear(jobId);
         return void (await queue.delete(message.receiptHandle));
       }
       // Running elsewhere: keep this copy hidden until that lease would lapse, in case its worker dies.
@@ -232,7 +265,10 @@ export class QueueWorker {
       return void (await queue.changeVisibility(message.receiptHandle, Math.min(Math.max(remaining, 1), MAX_VISIBILITY_SECONDS)));
     }
     log.info('job claimed', { attempt: job.attempts, receiveCount: message.receiveCount });
-    const claimed: Claimed = { message, job, lastAttempt: maxReceives !== undefined && message.receiveCount >= maxReceives, controller: new AbortController() };
+    const controller = new AbortController();
+    const timeoutSeconds = this.options.jobTimeoutSeconds;
+    const cancelTimeout = timeoutSeconds ? this.startTimer(timeoutSeconds * 1000, () => controller.abort('timeout' satisfies AbortReason)) : () => undefined;
+    const claimed: Claimed = { message, job, lastAttempt: maxReceives !== undefined && message.receiveCount >= maxReceives, controller, cancelTimeout };
     if (this.stopping.signal.aborted) claimed.controller.abort('shutdown' satisfies AbortReason);
     this.active.add(claimed);
     this.deps.taskProtection?.jobStarted();
@@ -341,6 +377,7 @@ export class QueueWorker {
         log.error('could not settle the job; it is retried when its message reappears', { error: errorText(again) });
       }
     } finally {
+      claimed.cancelTimeout();
       if (this.active.delete(claimed)) this.deps.taskProtection?.jobSettled();
     }
   }
@@ -362,6 +399,16 @@ export class QueueWorker {
       await queue.delete(message.receiptHandle);
       this.counters.jobsCanceled++;
       log.info('canceled while running');
+      return this.notify(job.id);
+    }
+    if (aborted === 'timeout' && !result?.ok) {
+      const seconds = this.options.jobTimeoutSeconds!;
+      const error: JobError = { code: 'timeout', message: `the job did not finish within ${seconds} s, this model's job timeout; its checkpoint is kept: ask for fewer steps or iterations, or a larger eta` };
+      const failed = await update((j) => fail(j, this.workerId, this.now(), error));
+      if (await this.finishedMeanwhile(claimed, failed)) return;
+      await queue.delete(message.receiptHandle);
+      this.counters.jobsFailed++;
+      log.error('job failed', { error });
       return this.notify(job.id);
     }
     if (aborted === 'lease_lost') {
@@ -393,6 +440,7 @@ export class QueueWorker {
     const finalError = retryable ? { code: 'max_attempts', message: `gave up after ${message.receiveCount} attempts; last error (${error.code}): ${error.message}` } : error;
     const failed = await update((j) => fail(j, this.workerId, this.now(), finalError));
     if (await this.finishedMeanwhile(claimed, failed)) return;
+    await this.checkpoints.clear(job.id);
     // A retryable fault that outlived its attempts goes to the DLQ for inspection; a bad input has nothing more to show.
     if (retryable) await queue.changeVisibility(message.receiptHandle, 0);
     else await queue.delete(message.receiptHandle);
@@ -409,6 +457,8 @@ export class QueueWorker {
   private async finishedMeanwhile(claimed: Claimed, update: { changed: boolean; record: { value: Job } } | undefined): Promise<boolean> {
     if (update?.changed || (update && !isTerminal(update.record.value.status))) return false;
     await this.deps.queue.delete(claimed.message.receiptHandle);
+    // Best effort: a leftover checkpoint of a finished job is untidy, a failure here must not retry it.
+    await this.checkpoints.clear(claimed.job.id).catch((error: unknown) => this.deps.logger.warn('clearing the checkpoints of a finished job failed', { jobId: claimed.job.id, error: errorText(error) }));
     this.deps.logger.warn('attempt failed after its job finished; the job was left as is', { jobId: claimed.job.id, status: update?.record.value.status ?? 'deleted' });
     return true;
   }

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../shared/contracts/job.ts';
+import { webhookPolicyFromEnv } from '../../shared/platform/webhook-destination.ts';
 import { SIGNATURE_HEADER, signWebhook, WebhookSender } from './webhook-sender.ts';
 import { jsonLogger } from './worker-logger.ts';
 
@@ -64,5 +65,37 @@ describe('WebhookSender', () => {
     const down = await receiver([500, 500, 500]);
     expect(await sender(3).deliver(job(down.url))).toBe(false);
     expect(down.received).toHaveLength(3);
+  });
+
+  it('the sender never calls a refused destination and does not retry it; the flag lets loopback through', async () => {
+    let calls = 0;
+    const server = createServer((_req, res) => {
+      calls++;
+      res.writeHead(200).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    const job = { id: 'j-dest', webhook: url, status: 'succeeded' } as Job;
+    const make = (env: Record<string, string>) => new WebhookSender({ secret: 's', attempts: 3, baseDelayMs: 1, timeoutMs: 2000, destination: webhookPolicyFromEnv(env) }, jsonLogger({}, () => undefined));
+    try {
+      expect(await make({}).deliver(job)).toBe(false);
+      expect(calls).toBe(0);
+      expect(await make({ PRECISEINV_WEBHOOK_ALLOW_LOOPBACK: '1' }).deliver(job)).toBe(true);
+      expect(calls).toBe(1);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('connects to the address it checked, never looking the name up again', async () => {
+    const hook = await receiver([200]);
+    const port = new URL(hook.url).port;
+    const lookups: string[] = [];
+    // 'hooks.invalid' resolves nowhere else: the delivery can only reach the receiver through the checked address.
+    const resolve = async (host: string) => (lookups.push(host), ['127.0.0.1']);
+    const pinned = new WebhookSender({ secret: 's', attempts: 1, baseDelayMs: 1, timeoutMs: 2000, destination: { allowLoopback: true, resolve } }, jsonLogger({}, () => undefined));
+    expect(await pinned.deliver(job(`http://hooks.invalid:${port}/hook`))).toBe(true);
+    expect(lookups).toEqual(['hooks.invalid']);
+    expect(hook.received).toHaveLength(1);
   });
 });

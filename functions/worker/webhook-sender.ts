@@ -1,11 +1,12 @@
 /**
  * Calls a job's webhook when it finishes: a JSON POST signed with HMAC-SHA256 over
  * "{timestamp}.{body}" in the PreciseInv-Signature header (t=..., v1=...), retried with
- * exponential backoff on network errors, 429 and 5xx.
+ * exponential backoff on network errors, 429 and 5xx, each attempt sent to the address its check approved.
  */
 import { createHmac } from 'node:crypto';
 import type { Job } from '../../shared/contracts/job.ts';
-import { checkWebhookDestination, WebhookDestinationError, type WebhookDestinationPolicy } from './webhook-destination.ts';
+import { checkWebhookDestination, WebhookDestinationError, type WebhookDestinationPolicy } from '../../shared/platform/webhook-destination.ts';
+import { postToCheckedAddress } from './pinned-post.ts';
 import type { Logger } from './worker-logger.ts';
 
 export const SIGNATURE_HEADER = 'preciseinv-signature';
@@ -17,7 +18,6 @@ export interface WebhookOptions {
   timeoutMs: number;
   /** Which hosts may be called; default: public addresses only. */
   destination?: WebhookDestinationPolicy;
-  fetch?: typeof fetch;
 }
 
 export function signWebhook(secret: string, timestamp: number, body: string): string {
@@ -39,24 +39,21 @@ export class WebhookSender {
   async deliver(job: Job): Promise<boolean> {
     if (!job.webhook) return true;
     const body = webhookPayload(job);
-    const send = this.options.fetch ?? fetch;
     for (let attempt = 1; attempt <= this.options.attempts; attempt++) {
       const timestamp = Math.floor(Date.now() / 1000);
       let outcome: string;
       try {
-        // Checked on every attempt: a host's addresses can change between them.
-        await checkWebhookDestination(job.webhook, this.options.destination ?? { allowLoopback: false });
-        const response = await send(job.webhook, {
-          method: 'POST',
+        // Resolved and checked on every attempt (a host's addresses can change between them), and
+        // the request goes to the address that was checked; a redirect is not followed.
+        const destination = await checkWebhookDestination(job.webhook, this.options.destination ?? { allowLoopback: false });
+        const status = await postToCheckedAddress(destination, {
           headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signWebhook(this.options.secret, timestamp, body) },
           body,
-          // A redirect could point anywhere, past the destination check.
-          redirect: 'manual',
-          signal: AbortSignal.timeout(this.options.timeoutMs),
+          timeoutMs: this.options.timeoutMs,
         });
-        if (response.ok) return true;
-        outcome = `HTTP ${response.status}`;
-        if (response.status < 500 && response.status !== 429) {
+        if (status >= 200 && status < 300) return true;
+        outcome = `HTTP ${status}`;
+        if (status < 500 && status !== 429) {
           this.logger.warn('webhook refused; not retrying', { jobId: job.id, outcome });
           return false;
         }

@@ -10,10 +10,11 @@ import { createAwsClients } from '../../shared/platform/aws-clients.ts';
 import { JobStore } from '../../shared/platform/job-store.ts';
 import { S3ObjectStore } from '../../shared/platform/s3-object-store.ts';
 import { SqsJobQueue } from '../../shared/platform/sqs-job-queue.ts';
+import { parseEnvironment } from '../../shared/platform/environment.ts';
 import type { InversionRunner } from './inversion-runner.ts';
 import { QueueWorker } from './queue-worker.ts';
 import { TaskProtection } from './task-protection.ts';
-import { webhookPolicyFromEnv } from './webhook-destination.ts';
+import { webhookPolicyFromEnv } from '../../shared/platform/webhook-destination.ts';
 import { WebhookSender } from './webhook-sender.ts';
 import { jsonLogger } from './worker-logger.ts';
 
@@ -33,11 +34,18 @@ export const WorkerEnvironment = z.object({
   ECS_AGENT_URI: z.string().min(1).optional(),
   /** How long one scale-in protection lasts before a heartbeat renews it; defaults to the model's job timeout. */
   PRECISEINV_JOB_TIMEOUT_SECONDS: z.coerce.number().int().min(60).optional(),
+  /** Jobs per engine call. */
+  PRECISEINV_MAX_BATCH: z.coerce.number().int().min(1).max(10).default(4),
 });
 
-/** The protection lifetime: the configured or registered job timeout, else an hour. */
+/** The configured or registered job timeout; undefined for a model outside the registry. */
+export function jobTimeoutSeconds(config: { PRECISEINV_MODEL: string; PRECISEINV_JOB_TIMEOUT_SECONDS?: number | undefined }): number | undefined {
+  return config.PRECISEINV_JOB_TIMEOUT_SECONDS ?? modelRegistry.find((m) => m.id === config.PRECISEINV_MODEL)?.fleet.jobTimeoutSeconds;
+}
+
+/** The protection lifetime: the job timeout, else an hour. */
 export function protectionMinutes(config: { PRECISEINV_MODEL: string; PRECISEINV_JOB_TIMEOUT_SECONDS?: number | undefined }): number {
-  const seconds = config.PRECISEINV_JOB_TIMEOUT_SECONDS ?? modelRegistry.find((m) => m.id === config.PRECISEINV_MODEL)?.fleet.jobTimeoutSeconds;
+  const seconds = jobTimeoutSeconds(config);
   return seconds === undefined ? 60 : Math.ceil(seconds / 60);
 }
 
@@ -46,9 +54,7 @@ function heartbeatFile(path: string): () => void {
 }
 
 export async function runWorkerProcess(runner: InversionRunner, env: Record<string, string | undefined> = process.env): Promise<void> {
-  const parsed = WorkerEnvironment.safeParse(env);
-  if (!parsed.success) throw new Error(`worker configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  const config = parsed.data;
+  const config = parseEnvironment(WorkerEnvironment, env, 'worker');
   const clients = createAwsClients(config.AWS_ENDPOINT_URL ? { endpoint: config.AWS_ENDPOINT_URL } : {});
   const objects = new S3ObjectStore(clients.s3, config.PRECISEINV_BUCKET);
   const logger = jsonLogger({ service: 'preciseinv-worker', model: config.PRECISEINV_MODEL });
@@ -65,7 +71,7 @@ export async function runWorkerProcess(runner: InversionRunner, env: Record<stri
       ...(config.PRECISEINV_HEARTBEAT_FILE ? { onAlive: heartbeatFile(config.PRECISEINV_HEARTBEAT_FILE) } : {}),
       taskProtection,
     },
-    { visibilityTimeoutSeconds: config.PRECISEINV_VISIBILITY_TIMEOUT_SECONDS, waitSeconds: 20 },
+    { visibilityTimeoutSeconds: config.PRECISEINV_VISIBILITY_TIMEOUT_SECONDS, waitSeconds: 20, ...(jobTimeoutSeconds(config) ? { jobTimeoutSeconds: jobTimeoutSeconds(config)! } : {}) },
   );
   const stop = (signal: string): void => {
     logger.info('stopping', { signal, workerId: worker.workerId });

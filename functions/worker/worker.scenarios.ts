@@ -6,6 +6,7 @@
  */
 import { expect, it } from 'vitest';
 import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Job } from '../../shared/contracts/job.ts';
 import type { JobView, PresignedUpload } from '../../shared/contracts/job-view.ts';
 import type { JobQueue } from '../../shared/platform/job-queue.ts';
 import type { JobStore } from '../../shared/platform/job-store.ts';
@@ -40,6 +41,11 @@ export class StepRunner implements InversionRunner {
   fail: ((jobId: string) => InversionResult | undefined) | undefined;
 
   constructor(readonly maxBatchSize = 1) {}
+
+  /** Its jobs share nothing but the step count they walk through. */
+  batchKey(job: Job): string {
+    return `${job.model}/${job.params.steps}`;
+  }
 
   async run(tasks: readonly InversionTask[]): Promise<InversionResult[]> {
     this.runs.push({ jobIds: tasks.map((t) => t.job.id), resumedAt: tasks.map((t) => t.resume?.step) });
@@ -276,5 +282,62 @@ export function workerScenarios(makePlatform: (options: { maxReceiveCount: numbe
     for (let i = 0; i < 3; i++) await w.runOnce();
     const dead = await p.deadLetter.receive({ maxMessages: 10, waitSeconds: 2, visibilityTimeoutSeconds: 5 });
     expect(dead.map((m) => m.body)).toEqual(['garbage']);
+  });
+
+  it('sets aside a message whose job record cannot be read, and runs the next job', async () => {
+    const p = await makePlatform({ maxReceiveCount: 1 });
+    const runner = new StepRunner();
+    const damaged = await createAndUpload(p);
+    await p.objects.put(`jobs/${damaged.id}.json`, new TextEncoder().encode('nope'));
+    const healthy = await createAndUpload(p);
+    const w = worker(p, runner);
+    expect(await until(p, w, healthy.id)).toMatchObject({ status: 'succeeded' });
+    expect(runner.runs.flatMap((r) => r.jobIds)).toEqual([healthy.id]);
+    for (let i = 0; i < 2; i++) await w.runOnce();
+    const dead = await p.deadLetter.receive({ maxMessages: 10, waitSeconds: 2, visibilityTimeoutSeconds: 5 });
+    expect(dead.map((m) => m.body).join()).toContain(damaged.id);
+  });
+
+  it('leaves no checkpoint behind for a failed job or one canceled while queued', async () => {
+    const p = await makePlatform({ maxReceiveCount: 3 });
+    const runner = new StepRunner();
+    const doomed = await createAndUpload(p);
+    const canceled = await createAndUpload(p);
+    // Checkpoints of an earlier attempt of each.
+    for (const job of [doomed, canceled]) await p.objects.put(`checkpoints/${job.id}/step-000002-of-000005`, new TextEncoder().encode('2'));
+    runner.fail = (id) => (id === doomed.id ? { ok: false, retryable: false, error: { code: 'invalid_image', message: 'not decodable' } } : undefined);
+    expect((await p.app.request(`/v1/jobs/${canceled.id}`, authed(undefined, { method: 'DELETE' }))).status).toBe(200);
+    const w = worker(p, runner);
+    expect(await until(p, w, doomed.id)).toMatchObject({ status: 'failed' });
+    for (let i = 0; i < 2; i++) await w.runOnce();
+    expect(runner.runs.flatMap((r) => r.jobIds)).toEqual([doomed.id]);
+    expect(await listAll(p.objects, 'checkpoints/')).toEqual([]);
+  });
+
+  it('fails a job that runs past its timeout with code timeout, and keeps its checkpoint', async () => {
+    const p = await makePlatform({ maxReceiveCount: 3 });
+    const runner = new StepRunner();
+    const held = stepGate(2);
+    runner.gate = held.gate;
+    const timers: { ms: number; fire: () => void; canceled: boolean }[] = [];
+    const startTimer = (ms: number, fire: () => void) => {
+      const timer = { ms, fire, canceled: false };
+      timers.push(timer);
+      return () => void (timer.canceled = true);
+    };
+    const w = new QueueWorker({ objects: p.objects, jobs: p.jobs, queue: p.queue, runner, logger: silent, startTimer }, { ...options, jobTimeoutSeconds: 600 });
+    const job = await createAndUpload(p);
+    const cycle = w.runOnce();
+    await held.reached;
+    expect(timers.map((t) => t.ms)).toEqual([600_000]);
+    timers[0]!.fire();
+    held.open();
+    await cycle;
+    const done = await getJob(p, job.id);
+    expect(done).toMatchObject({ status: 'failed', error: { code: 'timeout', message: expect.stringContaining('600 s') } });
+    expect(await listAll(p.objects, `checkpoints/${job.id}/`)).toEqual([`checkpoints/${job.id}/step-000002-of-000005`]);
+    expect(timers[0]!.canceled).toBe(true);
+    for (let i = 0; i < 2; i++) await w.runOnce();
+    expect(runner.runs).toHaveLength(1);
   });
 }

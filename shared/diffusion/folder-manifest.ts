@@ -14,8 +14,11 @@ export const GradientGraphRecord = z.object({
   cotangentInput: z.string(),
   gradientOutput: z.string(),
   opset: z.number().int(),
-  /** Size and modification time of the forward model.onnx it was built from. */
-  source: z.object({ path: z.string(), bytes: z.number().int(), mtimeMs: z.number() }),
+  /**
+   * The forward model.onnx it was built from: size, modification time and a content fingerprint
+   * (source-fingerprint.ts), compared whenever the gradient graph is opened.
+   */
+  source: z.object({ path: z.string(), bytes: z.number().int(), mtimeMs: z.number(), fingerprint: z.string().regex(/^[0-9a-f]{64}$/).optional() }),
   nodes: z.object({ forward: z.number().int(), gradient: z.number().int() }),
   builtAt: z.string(),
 });

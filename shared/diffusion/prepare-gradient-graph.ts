@@ -15,6 +15,7 @@ import type { ModelProto } from '../onnx/proto/types.ts';
 import { isExternal } from '../onnx/tensor.ts';
 import { readFolderManifest, writeFolderManifest, type GradientGraphRecord } from './folder-manifest.ts';
 import { openModelFolder } from './model-folder.ts';
+import { sourceFingerprint } from './source-fingerprint.ts';
 import { typicalDims } from './typical-dims.ts';
 
 export interface PrepareOptions {
@@ -54,7 +55,7 @@ export async function prepareGradientGraph(dir: string, options: PrepareOptions 
     cotangentInput: gradName(of),
     gradientOutput: gradName(wrt),
     opset: defaultOpset(loaded.model),
-    source: { path: relative(folder.dir, loaded.path), bytes: stat.size, mtimeMs: stat.mtimeMs },
+    source: { path: relative(folder.dir, loaded.path), bytes: stat.size, mtimeMs: stat.mtimeMs, fingerprint: sourceFingerprint(loaded.path) },
     nodes: { forward: loaded.model.graph.node.length, gradient: allNodes(vjp.graph).length },
     builtAt: new Date().toISOString(),
   };

@@ -58,7 +58,7 @@ export interface ImageInput {
   resume?: ImageState;
   /** Awaited after every timestep with this image's state (e.g. to checkpoint it). */
   onStep?: (state: ImageState & { of: number }) => Promise<void>;
-  /** Checked between timesteps; an aborted image stops and reports `aborted`. */
+  /** Checked between timesteps, and inside the solver once every image of its batch is aborted; an aborted image stops and reports `aborted`. */
   signal?: AbortSignal;
 }
 
@@ -149,10 +149,16 @@ export async function invertImages(
       const trajectories = batch.map((p) => [...(p.input.resume?.trajectory ?? [])]);
       const records = batch.map((p) => [...(p.input.resume?.records ?? [])]);
       const finalCheckpoint = new Set<number>();
+      // Aborts the solver mid-step once every image of the batch is aborted.
+      const batchAbort = new AbortController();
+      const abortIfAll = () => batch.every((p) => p.input.signal?.aborted) && batchAbort.abort();
+      for (const p of batch) p.input.signal?.addEventListener('abort', abortIfAll, { once: true });
+      abortIfAll();
       let inversion: Awaited<ReturnType<typeof invert>>;
       try {
         inversion = await invert(solver, denoiser, x0, plan, {
           seed: params.seed,
+          signal: batchAbort.signal,
           ...(resumedAt > 0 ? { resume: { completedSteps: resumedAt, latents: batch.map((p) => p.input.resume!.latent) } } : {}),
           onStep: async (progress, current, stepRecords) => {
             onProgress?.(batch.map((b) => b.name), progress);
@@ -171,7 +177,7 @@ export async function invertImages(
           },
         });
       } catch (e) {
-        if (!(e instanceof BatchAborted)) throw e;
+        if (!(e instanceof BatchAborted) && !batchAbort.signal.aborted) throw e;
         for (const p of batch) results.set(p.name, { name: p.name, ok: false, error: `aborted: ${String(p.input.signal!.reason)}`, aborted: true });
         continue;
       }

@@ -14,6 +14,8 @@ export interface InvertOptions {
   /** Resume after this many completed steps from these x*_i (one per image). */
   resume?: { completedSteps: number; latents: Float32Array[] };
   onStep?: (progress: InversionProgress, latents: readonly Float32Array[], records: readonly StepRecord[]) => Promise<void> | void;
+  /** Passed to the solver, which checks it once per iteration. */
+  signal?: AbortSignal;
 }
 
 export async function invert(solver: StepSolver, denoiser: Denoiser, x0: Float32Array[], plan: SamplingPlan, options: InvertOptions): Promise<InversionResult> {
@@ -34,7 +36,7 @@ export async function invert(solver: StepSolver, denoiser: Denoiser, x0: Float32
     const before = { f: [...counting.forwardEvals], v: [...counting.vjpEvals] };
     // The target x*_{i-1} is x_0 at the first step, else the latent that denoising step i-1 starts from.
     const alphaTarget = i === 1 ? 1 : plan.steps[T - i + 1]!.alpha;
-    const sol = await solver({ denoiser: counting, step, y, x0, rows, alphaTarget });
+    const sol = await solver({ denoiser: counting, step, y, x0, rows, alphaTarget, ...(options.signal ? { signal: options.signal } : {}) });
     current = sol.x;
     const records = rows.map((j) => ({
       step: i,

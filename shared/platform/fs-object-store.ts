@@ -4,7 +4,7 @@
  * atomic within this process via a per-key lock, so one process owns a data folder.
  */
 import { createHash, randomUUID, type Hash } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -12,6 +12,8 @@ import { KeyLock } from './key-lock.ts';
 import type { LocalUrlSigner } from './local-url-signer.ts';
 import { streamToFile } from './stream-to-file.ts';
 import {
+  InvalidObjectKeyError,
+  isValidObjectKey,
   PreconditionFailedError,
   type ObjectHead,
   type ObjectStore,
@@ -30,10 +32,7 @@ export interface FsObjectStoreOptions {
 
 /** Rejects keys that could escape the root or collide with the metadata folder. */
 function checkKey(key: string): void {
-  const segments = key.split('/');
-  if (key.length === 0 || key.length > 1024 || segments.some((s) => s === '' || s === '.' || s === '..') || key.includes('\\') || key.includes('\0')) {
-    throw new Error(`invalid object key '${key}': use non-empty '/'-separated segments without '.' or '..'`);
-  }
+  if (!isValidObjectKey(key)) throw new InvalidObjectKeyError(key);
 }
 
 const newEtagHash = (): Hash => createHash('sha256');
@@ -123,6 +122,9 @@ export class FsObjectStore implements ObjectStore {
     await this.lock.with(key, async () => {
       await rm(join(this.dataDir, key), { force: true });
       await rm(join(this.metaDir, `${key}.json`), { force: true });
+      // S3 has no folders: one left empty here would outlive its last object.
+      await removeEmptyParents(this.dataDir, key);
+      await removeEmptyParents(this.metaDir, key);
     });
   }
 
@@ -152,7 +154,12 @@ export class FsObjectStore implements ObjectStore {
     await mkdir(this.tmpDir, { recursive: true });
     const tmp = join(this.tmpDir, randomUUID());
     await writeFile(tmp, body);
-    await rename(tmp, path);
+    await rename(tmp, path).catch(async (error: NodeJS.ErrnoException) => {
+      // A delete of the folder's last other object may have removed the folder meanwhile.
+      if (error.code !== 'ENOENT') throw error;
+      await mkdir(dirname(path), { recursive: true });
+      await rename(tmp, path);
+    });
   }
 
   private async walk(dir: string, out: string[]): Promise<void> {
@@ -161,6 +168,21 @@ export class FsObjectStore implements ObjectStore {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) await this.walk(path, out);
       else out.push(relative(this.dataDir, path).split(sep).join('/'));
+    }
+  }
+}
+
+/** Removes the key's folders from the deepest up while they are empty, never the root itself. */
+async function removeEmptyParents(root: string, key: string): Promise<void> {
+  const segments = key.split('/').slice(0, -1);
+  for (let depth = segments.length; depth > 0; depth--) {
+    try {
+      await rmdir(join(root, ...segments.slice(0, depth)));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // Not empty (another object, or a concurrent put), or already gone: stop or go on up.
+      if (code === 'ENOENT') continue;
+      return;
     }
   }
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InProcessJobQueue } from './in-process-job-queue.ts';
 import { jobQueueContract } from './job-queue.contract.ts';
 import { SqsJobQueue } from './sqs-job-queue.ts';
-import { awsEmulatorEndpoint, createTestQueue, emulatorClients } from './testing/aws-emulator.ts';
+import { createTestQueue, emulatorClients } from './testing/aws-emulator.ts';
 
 describe('InProcessJobQueue', () => {
   jobQueueContract(async ({ maxReceiveCount }) => {
@@ -21,13 +21,13 @@ describe('InProcessJobQueue', () => {
   });
 });
 
-describe.skipIf(!awsEmulatorEndpoint)('SqsJobQueue against the emulator', () => {
-  const clients = awsEmulatorEndpoint ? emulatorClients() : undefined;
+describe('SqsJobQueue against the emulator', () => {
+  const clients = emulatorClients();
   jobQueueContract(async ({ maxReceiveCount }) => {
-    const created = await createTestQueue(clients!, maxReceiveCount === undefined ? {} : { maxReceiveCount });
+    const created = await createTestQueue(clients, maxReceiveCount === undefined ? {} : { maxReceiveCount });
     return {
-      queue: new SqsJobQueue(clients!.sqs, created.queueUrl),
-      ...(created.dlqUrl ? { deadLetter: new SqsJobQueue(clients!.sqs, created.dlqUrl) } : {}),
+      queue: new SqsJobQueue(clients.sqs, created.queueUrl),
+      ...(created.dlqUrl ? { deadLetter: new SqsJobQueue(clients.sqs, created.dlqUrl) } : {}),
     };
   });
 });

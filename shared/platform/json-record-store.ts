@@ -11,6 +11,21 @@ export interface Versioned<T> {
   etag: string;
 }
 
+/**
+ * A stored record that is not valid JSON or does not match its schema. `owner` is the record's
+ * owner field when the JSON still names one, so an API can answer its owner and hide it from others.
+ */
+export class UnreadableRecordError extends Error {
+  override name = 'UnreadableRecordError';
+  constructor(
+    readonly key: string,
+    readonly reason: string,
+    readonly owner: string | undefined,
+  ) {
+    super(`the record '${key}' cannot be read: ${reason}`);
+  }
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -37,7 +52,21 @@ export class JsonRecordStore<T> {
   async get(id: string): Promise<Versioned<T> | undefined> {
     const object = await this.store.get(this.keyOf(id));
     if (!object) return undefined;
-    return { value: this.schema.parse(JSON.parse(decoder.decode(object.body))), etag: object.etag };
+    return { value: this.decode(this.keyOf(id), object.body), etag: object.etag };
+  }
+
+  private decode(key: string, body: Uint8Array): T {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(decoder.decode(body));
+    } catch (error) {
+      throw new UnreadableRecordError(key, `not JSON (${(error as Error).message})`, undefined);
+    }
+    const parsed = this.schema.safeParse(raw);
+    if (parsed.success) return parsed.data;
+    const owner = typeof raw === 'object' && raw !== null && typeof (raw as { owner?: unknown }).owner === 'string' ? (raw as { owner: string }).owner : undefined;
+    const problems = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new UnreadableRecordError(key, `does not match its schema (${problems})`, owner);
   }
 
   /** Replaces exactly the version read; throws PreconditionFailedError if it changed since. */

@@ -43,19 +43,20 @@ export class LocalUrlSigner {
       expiresAt,
     };
     const encoded = Buffer.from(JSON.stringify(policy)).toString('base64url');
+    const signature = this.mac(`post\n${encoded}`);
+    // The URL carries the policy too, so the route checks it before it reads a byte of the body.
     return {
-      url: `${this.baseUrl}${LOCAL_UPLOAD_PATH}`,
-      fields: { key: request.key, 'Content-Type': request.contentType, policy: encoded, signature: this.mac(`post\n${encoded}`) },
+      url: `${this.baseUrl}${LOCAL_UPLOAD_PATH}?policy=${encoded}&signature=${signature}`,
+      fields: { key: request.key, 'Content-Type': request.contentType, policy: encoded, signature },
       expiresAt: new Date(expiresAt),
     };
   }
 
-  /** Checks a posted form's policy and signature; returns the policy the upload must then satisfy. */
-  verifyPost(fields: { key?: string; policy?: string; signature?: string }): LocalUploadPolicy {
-    if (!fields.policy || !fields.signature || !fields.key) throw new LocalSignatureError('the form needs the key, policy and signature fields exactly as returned with the upload');
-    if (!this.equal(this.mac(`post\n${fields.policy}`), fields.signature)) throw new LocalSignatureError('the upload signature does not match its policy');
-    const policy = LocalUploadPolicy.parse(JSON.parse(Buffer.from(fields.policy, 'base64url').toString('utf8')));
-    if (policy.key !== fields.key) throw new LocalSignatureError(`the key field must be '${policy.key}'`);
+  /** Checks an upload URL's policy and signature; returns the policy the upload must then satisfy. */
+  verifyPost(query: { policy?: string | undefined; signature?: string | undefined }): LocalUploadPolicy {
+    if (!query.policy || !query.signature) throw new LocalSignatureError('post the upload to its URL exactly as returned: it carries the policy and signature');
+    if (!this.equal(this.mac(`post\n${query.policy}`), query.signature)) throw new LocalSignatureError('the upload signature does not match its policy');
+    const policy = LocalUploadPolicy.parse(JSON.parse(Buffer.from(query.policy, 'base64url').toString('utf8')));
     if (this.now() > policy.expiresAt) throw new LocalSignatureError(`the upload URL expired at ${new Date(policy.expiresAt).toISOString()}; request a new one`);
     return policy;
   }

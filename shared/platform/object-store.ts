@@ -67,6 +67,19 @@ export class PreconditionFailedError extends Error {
   }
 }
 
+/** A key no store accepts: empty, `.`/`..` or empty segments (`//`), backslashes or NUL, over 1024 characters. */
+export class InvalidObjectKeyError extends Error {
+  override name = 'InvalidObjectKeyError';
+  constructor(readonly key: string) {
+    super(`invalid object key '${key}': use non-empty '/'-separated segments without '.' or '..'`);
+  }
+}
+
+export function isValidObjectKey(key: string): boolean {
+  const segments = key.split('/');
+  return key.length > 0 && key.length <= 1024 && !segments.some((s) => s === '' || s === '.' || s === '..') && !key.includes('\\') && !key.includes('\0');
+}
+
 /** Collects an object listing, for callers that want all keys at once. */
 export async function listAll(store: ObjectStore, prefix: string): Promise<string[]> {
   const keys: string[] = [];

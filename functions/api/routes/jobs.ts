@@ -9,6 +9,7 @@ import type { ApiDeps, ApiEnv } from '../api-deps.ts';
 import { ApiProblem } from '../api-problem.ts';
 import { checkWebhook, findModel, newJobRecord, ownedJob, randomId, requestHash, viewJob } from '../job-records.ts';
 import { problemResponses } from './problem-responses.ts';
+import { checkSolverBounds } from '../solver-bounds.ts';
 
 const IdempotencyHeaders = z.object({
   'idempotency-key': z
@@ -61,13 +62,15 @@ export function registerJobRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void
     const owner = c.get('owner');
     const model = findModel(deps, body.model, 'body.model');
     await checkWebhook(deps, body.webhook, 'body.webhook');
+    const params = resolveParams(model.inversionDefaults, body);
+    checkSolverBounds(params, 'body.eta');
     const id = jobIdFor(owner, idempotencyKey);
     const job = newJobRecord({
       id,
       owner,
       model: model.id,
       batchId: null,
-      params: resolveParams(model.inversionDefaults, body),
+      params,
       input: { key: uploadKey(model.id, id), contentType: body.contentType },
       webhook: body.webhook ?? null,
       status: 'awaiting_upload',

@@ -12,6 +12,7 @@ import { componentSessionOptions } from '../components/session-options.ts';
 import { openVae, type Vae } from '../components/vae.ts';
 import { denoiserSessionOptions, openDenoiserSession, type DenoiserSession } from '../denoiser-session.ts';
 import { readFolderManifest } from '../folder-manifest.ts';
+import { checkGradientSource } from '../source-fingerprint.ts';
 import { openModelFolder, type ModelFolder } from '../model-folder.ts';
 import { OnnxDenoiser, type ConditioningInput } from '../onnx-denoiser.ts';
 import { parseSchedulerConfig, type SchedulerConfig } from '../schedulers/scheduler-config.ts';
@@ -57,6 +58,8 @@ export class DiffusionPipeline {
       stacks.push({ encoder: await TextEncoder.open(path, sessionOptions), tokenizer: tok });
     }
     const record = readFolderManifest(folder.dir)?.gradientGraph;
+    // The gradient graph reads the forward model's weights at recorded offsets: refuse a stale one.
+    if (record && existsSync(join(folder.dir, record.path))) checkGradientSource(folder.dir, record.source, join(folder.dir, record.path));
     // Read first: a broken denoiser file fails here naming it, before the gradient graph that
     // refers to its weights is opened.
     const graph = loadModel(folder.denoiser.path).model.graph;

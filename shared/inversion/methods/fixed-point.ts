@@ -9,11 +9,12 @@ import { invertAffine, type StepSolver } from './step-solver.ts';
 export function fixedPointInversion(iterations: number): StepSolver {
   if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`fixed-point iterations must be a positive integer, got ${iterations}`);
   const window = Math.ceil(iterations / 2);
-  return async ({ denoiser, step, y, rows }) => {
+  return async ({ denoiser, step, y, rows, signal }) => {
     const n = denoiser.sampleSize;
     let x = y;
     const history: Float32Array[][] = [];
     for (let k = 0; k < iterations; k++) {
+      signal?.throwIfAborted();
       const m = unpack(await denoiser.predict(pack(x, n), rows, step.timestep), y.length, n);
       history.push(m);
       x = y.map((yi, j) => invertAffine(yi, m[j]!, step.a, step.b));

@@ -88,7 +88,7 @@ export function preciseInversion(options: PreciseInvOptions): StepSolver {
   const c = options.armijo ?? 1e-4;
   const maxBacktracks = options.maxBacktracks ?? 30;
 
-  return async ({ denoiser, step, y, x0, rows, alphaTarget }) => {
+  return async ({ denoiser, step, y, x0, rows, alphaTarget, signal }) => {
     const n = denoiser.sampleSize;
     const { a, b, alpha, sigma } = step;
     // eta bounds the residual in x_0's units; the loss itself stays the plain mean(r^2).
@@ -109,6 +109,7 @@ export function preciseInversion(options: PreciseInvOptions): StepSolver {
       const floorLoss = floor * alphaTarget * alphaTarget;
       const images = from.map((f) => ({ ...f, loss: meanSquare(f.r), best: { ...f, loss: meanSquare(f.r) }, sinceHalving: 0, mixer: new AndersonMixing(mixingMemory), done: false }));
       for (;;) {
+        signal?.throwIfAborted();
         const active = images.flatMap((im, j) => (!im.done && im.best.loss >= floorLoss && im.iterations < maxIters ? [j] : []));
         if (active.length === 0) break;
         const next = active.map((j) => {
@@ -148,6 +149,7 @@ export function preciseInversion(options: PreciseInvOptions): StepSolver {
     });
 
     for (;;) {
+      signal?.throwIfAborted();
       const active = states.flatMap((s, j) => (s.loss >= threshold && s.iterations < maxIters && !s.stalled ? [j] : []));
       if (active.length === 0) break;
 

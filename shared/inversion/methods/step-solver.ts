@@ -21,6 +21,8 @@ export interface StepProblem {
    * units, so thresholds divide by alphaTarget^2 to mean the same at every step.
    */
   alphaTarget: number;
+  /** Checked once per solver iteration: an abort stops the step by throwing the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface StepSolution {

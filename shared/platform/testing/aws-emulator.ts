@@ -1,21 +1,23 @@
 /**
- * The S3+SQS emulator (moto_server) that .ci/run starts: tests read its endpoint from
- * PRECISEINV_TEST_AWS_ENDPOINT. In CI a missing endpoint is an error, never a silent skip.
+ * The S3+SQS emulator (moto_server) the test run's global setup started, or the one
+ * PRECISEINV_TEST_AWS_ENDPOINT names: every AWS adapter test runs against it, none is skipped.
  */
 import { randomUUID } from 'node:crypto';
 import { CreateBucketCommand, PutBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { inject } from 'vitest';
 import { createAwsClients, type AwsClients } from '../aws-clients.ts';
+import './aws-emulator-context.ts';
 
-export const awsEmulatorEndpoint: string | undefined = process.env.PRECISEINV_TEST_AWS_ENDPOINT || undefined;
-
-if (process.env.CI === 'true' && !awsEmulatorEndpoint) {
-  throw new Error('PRECISEINV_TEST_AWS_ENDPOINT is not set: .ci/run starts moto_server and exports it; the AWS adapter tests cannot run without it');
+/** The emulator's URL; the global setup fails the run before any test when it has none. */
+export function awsEmulatorEndpoint(): string {
+  const endpoint = inject('awsEmulatorEndpoint');
+  if (!endpoint) throw new Error('no AWS emulator endpoint: run the tests through vitest.config.ts, whose global setup starts moto_server');
+  return endpoint;
 }
 
 export function emulatorClients(): AwsClients {
-  if (!awsEmulatorEndpoint) throw new Error('no AWS emulator endpoint');
-  return createAwsClients({ endpoint: awsEmulatorEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  return createAwsClients({ endpoint: awsEmulatorEndpoint(), region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
 }
 
 /** A fresh bucket per test, so tests sharing one emulator never see each other's objects. */
