@@ -20,6 +20,10 @@ export class AndersonMixing {
   private last: { x: Float64Array; g: Float64Array } | null = null;
 
   constructor(private readonly capacity: number) {
+    AndersonMixing.checkCapacity(capacity);
+  }
+
+  static checkCapacity(capacity: number): void {
     if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`Anderson memory must be a positive integer, got ${capacity}`);
   }
 

@@ -81,7 +81,7 @@ export function preciseInversion(options: PreciseInvOptions): StepSolver {
   const memorySize = options.memory ?? (direction === 'hybrid' ? 16 : 8);
   if (quasiNewton) LbfgsMemory.checkCapacity(memorySize);
   const mixingMemory = options.mixingMemory ?? 8;
-  if (direction === 'hybrid') new AndersonMixing(mixingMemory);
+  if (direction === 'hybrid') AndersonMixing.checkCapacity(mixingMemory);
   const patience = options.patience ?? 5;
   if (!Number.isInteger(patience) || patience < 1) throw new Error(`patience must be a positive integer, got ${patience}`);
   const floor = Math.min(options.floor ?? 1e-11, eta);
