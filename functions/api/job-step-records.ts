@@ -32,8 +32,10 @@ async function fromMetrics(objects: ObjectStore, key: string): Promise<JobStep[]
 
 async function fromCheckpoint(objects: ObjectStore, job: Job): Promise<JobStep[]> {
   const keys = (await listAll(objects, `checkpoints/${job.id}/`)).filter((key) => Number(CHECKPOINT_NAME.exec(key)?.[2]) === job.params.steps);
-  // The worker writes the next checkpoint before deleting the last, so the latest sorts last.
-  const latest = keys.at(-1);
+  // The worker writes the next checkpoint before deleting the last, so two may be listed: take the
+  // highest step by number (listing order is lexical: step-10 would come before step-9).
+  const stepOf = (key: string) => Number(CHECKPOINT_NAME.exec(key)![1]);
+  const latest = keys.reduce<string | undefined>((best, key) => (best === undefined || stepOf(key) > stepOf(best) ? key : best), undefined);
   const object = latest ? await objects.get(latest) : undefined;
   if (!latest || !object) return [];
   return parsed(latest, () => CheckpointRecords.parse(JSON.parse(parseSafetensors(object.body, latest).metadata['records'] ?? '[]'))) ?? [];
