@@ -17,6 +17,7 @@ import { denoiserFeeds, syntheticFeeds, toOrt } from '../shared/diffusion/denois
 import { openModelFolder } from '../shared/diffusion/model-folder.ts';
 import { prepareGradientGraph } from '../shared/diffusion/prepare-gradient-graph.ts';
 import { mulberry32, randn } from '../shared/numeric/random.ts';
+import { WITH_GRADIENT } from '../shared/onnx/autodiff/backward-gate.ts';
 import { buildVjpGraph, gradName } from '../shared/onnx/autodiff/build-vjp.ts';
 import { loadModel } from '../shared/onnx/model-io.ts';
 import { toOrtTensor } from '../shared/onnx/ort-tensors.ts';
@@ -85,8 +86,11 @@ async function profile(path: string, extra: Record<string, ort.Tensor>, optimize
 const fwd = await profile(folder.denoiser.path, {});
 const x = feeds[wrt]!;
 const outType = model.graph.output.find((o) => o.name === of)?.type?.tensorType?.elemType ?? x.elemType;
-const cot = { [gradName(of)]: toOrtTensor(outType, randn(x.dims.reduce((a, b) => a * b, 1), mulberry32(5)), x.dims) };
-const vjp = await profile(values.graph ? join(folder.denoiser.path, '..', values.graph) : folder.denoiser.vjpPath, cot, values.optimized);
+const vjpPath = values.graph ? join(folder.denoiser.path, '..', values.graph) : folder.denoiser.vjpPath;
+const cot: Record<string, ort.Tensor> = { [gradName(of)]: toOrtTensor(outType, randn(x.dims.reduce((a, b) => a * b, 1), mulberry32(5)), x.dims) };
+// A gated graph runs its backward only when asked (shared/onnx/autodiff/backward-gate.ts).
+if (loadModel(vjpPath).model.graph.input.some((i) => i.name === WITH_GRADIENT)) cot[WITH_GRADIENT] = new ort.Tensor('bool', [true], []);
+const vjp = await profile(vjpPath, cot, values.optimized);
 
 const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 console.log(`${dir}: forward ${fwd.ms.toFixed(2)} ms (kernels ${sum(fwd.byOp).toFixed(2)}), gradient graph ${vjp.ms.toFixed(2)} ms (kernels ${sum(vjp.byOp).toFixed(2)}), ratio ${(vjp.ms / fwd.ms).toFixed(2)}`);
