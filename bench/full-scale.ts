@@ -11,7 +11,10 @@
  * object; the row for this model and precision in bench/results/full-scale.md is replaced.
  *
  *   npx tsx bench/full-scale.ts --model sd15|lcm-sd15|sd21|sdxl|sd3 [--fp16] [--runs 3] [--threads 2]
- *       [--malloc hugepages|default] [--skip torch] [--json]
+ *       [--malloc hugepages|default] [--skip torch] [--latent N] [--json]
+ *
+ * --latent N: latent pixels per side instead of the replica's native size (the row says so), for
+ * a model whose native-size backward does not fit the machine.
  *
  * --malloc hugepages (default): see mallocEnv in bench/replica-context.ts.
  */
@@ -36,6 +39,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '2' },
     malloc: { type: 'string', default: 'hugepages' },
     skip: { type: 'string', multiple: true, default: [] },
+    latent: { type: 'string' },
     // Only the JSON line on stdout, no summary on stderr.
     json: { type: 'boolean', default: false },
   },
@@ -47,6 +51,10 @@ const threads = Number(values.threads);
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
 if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads must be a positive integer, got ${values.threads}`);
 const skipTorch = values.skip!.includes('torch');
+const latentOverride = values.latent === undefined ? undefined : Number(values.latent);
+if (latentOverride !== undefined && (!Number.isInteger(latentOverride) || latentOverride < 8 || latentOverride % 8 !== 0)) {
+  throw new Error(`--latent must be a multiple of 8 (latent pixels per side), got ${values.latent}`);
+}
 const dtype = values.fp16 ? 'float16' : 'float32';
 const name = values.fp16 ? `${model}-fp16` : model;
 const dir = replicaDir(name);
@@ -70,7 +78,7 @@ function step(label: string, command: string, args: string[]): Record<string, un
 
 const tsx = join(ROOT, 'node_modules', '.bin', 'tsx');
 const ortStep = (mode: string, extra: string[] = []) => step(`onnxruntime ${mode}`, tsx, [join(ROOT, 'bench', 'full-scale-ort.ts'), mode, dir, '--runs', String(runs), '--threads', String(threads), ...extra]);
-const torchStep = (mode: string, extra: string[] = []) => step(`torch ${mode}`, python, ['-m', 'tools.replicas.torch_bench', '--model', model, ...(values.fp16 ? ['--fp16'] : []), '--mode', mode, '--runs', String(runs), '--threads', String(threads), ...extra]);
+const torchStep = (mode: string, extra: string[] = []) => step(`torch ${mode}`, python, ['-m', 'tools.replicas.torch_bench', '--model', model, ...(values.fp16 ? ['--fp16'] : []), '--mode', mode, '--runs', String(runs), '--threads', String(threads), ...(latentOverride ? ['--latent', String(latentOverride)] : []), ...extra]);
 
 if (!existsSync(join(dir, 'replica.json'))) {
   if (!existsSync(python)) throw new Error(`${python} not found: set up the tools environment first (tools/README.md) or set PRECISEINV_PYTHON`);
@@ -110,8 +118,9 @@ try {
     model,
     dtype: dtype as Result['dtype'],
     parameters: replica.denoiser.parameters,
-    imageSize: replica.imageSize,
-    latent: replica.latentSize,
+    imageSize: latentOverride ? latentOverride * 8 : replica.imageSize,
+    latent: latentOverride ?? replica.latentSize,
+    nativeImageSize: replica.imageSize,
     threads,
     malloc: mallocMode,
     prepareSeconds: n(prepare, 'seconds'),
@@ -193,7 +202,8 @@ function renderReport(rows: readonly Result[]): string[] {
     '| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | --- | --- | --- | ---: | ---: |',
   ];
   for (const r of rows) {
-    const label = r.dtype === 'float16' ? `${r.model} fp16` : r.model;
+    const below = typeof r['nativeImageSize'] === 'number' && r['nativeImageSize'] !== r['imageSize'] ? ` (native ${String(r['nativeImageSize'])})` : '';
+    const label = `${r.dtype === 'float16' ? `${r.model} fp16` : r.model}${below}`;
     const params = typeof r['parameters'] === 'number' ? `${((r['parameters'] as number) / 1e6).toFixed(0)}M` : '-';
     lines.push(`| ${label} | ${params} | ${fmt(r['imageSize'], 0)} | ${fmt(r['prepareSeconds'], 1)} / ${gib(r['preparePeakRssMb'])} | ${fmt(r['forwardSessionCreateSeconds'], 1)} / ${fmt(r['forwardSessionSeconds'])} / ${gib(r['forwardSessionPeakRssMb'])} | ${fmt(r['engineCreateSeconds'], 1)} | ${fmt(r['forwardSeconds'])} | ${fmt(r['gradientSeconds'])} | ${fmt(r['vjpOverForward'])} | ${gib(r['peakRssMbForward'])} / ${gib(r['peakRssMb'])} | ${fmt(r['torchEagerForwardSeconds'])} / ${fmt(r['torchEagerForwardBackwardSeconds'])}, ${fmt(r['torchEagerRatio'])}, ${gib(r['torchEagerPeakRssMb'])} | ${fmt(r['torchTracedForwardSeconds'])} / ${fmt(r['torchTracedForwardBackwardSeconds'])}, ${fmt(r['torchRatio'])}, ${gib(r['torchTracedPeakRssMb'])} | ${fmt(r['relError'])} | ${fmt(r['outRelError'])} |`);
   }
