@@ -43,7 +43,7 @@ describe('fused step objective vs forward + gradient runs', () => {
       try {
         const [, height, width] = c.dims;
         const conditioning = await pipeline.conditioning(['a red bicycle', 'a cat on a wall'], c.guidance, { height: height! * c.pixels, width: width! * c.pixels });
-        const denoiser = pipeline.denoiser(conditioning, [...c.dims], c.guidance);
+        const denoiser = pipeline.onnxDenoiser(conditioning, [...c.dims], c.guidance);
         const size = 2 * denoiser.sampleSize;
         const x = Float32Array.from({ length: size }, (_, k) => Math.sin(0.37 * k));
         const objective = { target: Float32Array.from(x, (v, k) => 0.9 * v + 0.05 * Math.cos(k)), a: 1.0123456789, b: -0.3456789, sigma: 0.77 };

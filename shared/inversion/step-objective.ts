@@ -30,3 +30,14 @@ export async function objectiveBySeparateRuns(
   for (let k = 0; k < x.length; k++) gradient[k] = sigma * (2 / n) * (a * r[k]! + b * vjp[k]!);
   return { loss, gradient };
 }
+
+/** The same denoiser with its one-run objective hidden: the step objective then takes two runs. */
+export function withoutFusedObjective(denoiser: Denoiser): Denoiser {
+  return {
+    get sampleSize() {
+      return denoiser.sampleSize;
+    },
+    predict: (x, rows, timestep) => denoiser.predict(x, rows, timestep),
+    predictWithVjp: (x, rows, timestep, cotangent) => denoiser.predictWithVjp(x, rows, timestep, cotangent),
+  };
+}
