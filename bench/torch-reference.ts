@@ -22,7 +22,9 @@
  * evaluate the model as the engine does: one fused run for a point's loss and gradient, each
  * line-search trial fused or forward-only by the same rule (methods/trial-policy.ts) from each
  * side's own measured costs. eta defaults to the registry's rule for the step count
- * (etaForSteps), maxIters to the `tiny` entry's. --append adds this run's report to
+ * (etaForSteps), maxIters to the `tiny` entry's. --torch-evaluation two-run makes the torch side
+ * take each gradient as the engine did before the fused graph (a no_grad forward for r, then a
+ * forward with autograd and its backward): the yardstick for what fusing saves on that side. --append adds this run's report to
  * the end of --out (e.g. a longer run at other settings) instead of replacing it. Progress goes
  * to stderr.
  */
@@ -68,6 +70,7 @@ const { values, positionals } = parseArgs({
     threads: { type: 'string', default: '1' },
     control: { type: 'string', default: '' },
     append: { type: 'boolean', default: false },
+    'torch-evaluation': { type: 'string', default: 'fused' },
     out: { type: 'string', default: 'bench/results/torch-reference.md' },
   },
 });
@@ -84,6 +87,7 @@ if (!Number.isInteger(maxIters) || maxIters < 0 || maxIters > 10000) throw new E
 const threads = Number(values.threads);
 if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new Error(`--threads expects an integer in 1..64, got '${values.threads}'`);
 const outPath = resolve(values.out);
+const torchEvaluation = choices('torch-evaluation', values['torch-evaluation'], ['fused', 'two-run'] as const)[0]!;
 const controlled = values.control === '' ? [] : list('control', values.control).map((v) => {
   if (v !== 'hybrid' && v !== 'lbfgs' && v !== 'gradient') throw new Error(`--control expects some of hybrid, lbfgs, gradient, got '${v}'`);
   return v;
@@ -166,7 +170,7 @@ function runTorch(dir: string, steps: number, variant: Variant, modelDtype: 'flo
   const out = join(dir, `torch-${steps}-${variant}-${modelDtype}.safetensors`);
   const json = join(dir, `torch-${steps}-${variant}-${modelDtype}.json`);
   const args = [TOOL, '--x0', join(dir, 'x0.safetensors'), '--out', out, '--json', json, '--steps', String(steps), '--threads', String(threads)];
-  args.push('--method', variant === 'ddim' ? 'ddim' : 'preciseinv', '--descent', variant === 'ddim' ? 'lbfgs' : variant, '--eta', String(etaFor(steps)), '--max-iters', String(maxIters), '--model-dtype', modelDtype);
+  args.push('--method', variant === 'ddim' ? 'ddim' : 'preciseinv', '--descent', variant === 'ddim' ? 'lbfgs' : variant, '--eta', String(etaFor(steps)), '--max-iters', String(maxIters), '--model-dtype', modelDtype, '--evaluation', torchEvaluation);
   // OpenMP and MKL read these before torch.set_num_threads runs; keep every pool at the same size.
   const env = { ...process.env, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
   const res = spawnSync(PYTHON, args, { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
@@ -422,7 +426,7 @@ const report = [
   `- Command: \`${commandLine('bench/torch-reference.ts')}\``,
   `- Machine: ${machine()}; shared with other work, so timings are noisy.`,
   `- Threads: onnxruntime-node ${ort.env.versions.common} intra-op ${threads}, inter-op 1 (sequential); torch ${first?.torch ?? '?'} intra-op ${first?.threads.intraOp ?? '?'}, inter-op ${first?.threads.interOp ?? '?'} (OMP_NUM_THREADS=${threads}). Equal on purpose.`,
-  `- Inversion: DDIM plan of models/tiny, eta ${stepsList.map((t) => `${etaFor(t).toExponential(1)} at T=${t}`).join(', ')} (x_0 units), maxIters ${maxIters}, L-BFGS memory 16 after the hybrid's mixing and 8 for lbfgs alone, Armijo 1e-4; each image on its own (batch 1). Both sides take a point's loss and gradient from one fused evaluation (ours: the fused objective graph; torch: forward with autograd and the backward of r) and choose fused or forward-only trials by p > (R - 1) / R from their own measured cost ratio R.`,
+  `- Inversion: DDIM plan of models/tiny, eta ${stepsList.map((t) => `${etaFor(t).toExponential(1)} at T=${t}`).join(', ')} (x_0 units), maxIters ${maxIters}, L-BFGS memory 16 after the hybrid's mixing and 8 for lbfgs alone, Armijo 1e-4; each image on its own (batch 1). ${torchEvaluation === 'fused' ? "Both sides take a point's loss and gradient from one fused evaluation (ours: the fused objective graph; torch: forward with autograd and the backward of r)" : "Ours takes a point's loss and gradient from the fused objective graph; torch (--torch-evaluation two-run) from a no_grad forward for r, then a forward with autograd and its backward"}; both choose fused or forward-only trials by p > (R - 1) / R from their own measured cost ratio R.`,
   `- Timing: the inversion loop only (after one untimed forward + VJP at the image's shape on each side); sessions, Python start-up and weight loading are outside it. CPU seconds are the process's user + system time over the loop (Node: process.cpuUsage, Python: time.process_time).`,
   `- Torch side: \`tools/reference/preciseinv_torch.py\`, weights read from unet/model.onnx (${first?.weights.parameters ?? '?'} parameters; preconditioning tables equal to the graph's constants: ${first?.weights.preconditioningTablesMatch ?? '?'}).`,
   `- Model agreement at x_0 of the first image, every plan timestep, worst case (torch vs onnxruntime ${first?.onnxCheck?.onnxruntime ?? '?'} in Python, same thread count): forward max abs ${first?.onnxCheck ? e2(first.onnxCheck.forwardMaxAbs) : 'n/a'}, relative ${first?.onnxCheck ? e2(first.onnxCheck.forwardRel) : 'n/a'}; committed gradient graph model_vjp.onnx J^T u vs autograd (seeded u), relative ${first?.onnxCheck?.vjpRel == null ? 'n/a' : e2(first.onnxCheck.vjpRel)}. This is the float32 disagreement of the two model implementations that everything below starts from.`,

@@ -369,13 +369,23 @@ class TrialPolicy:
         return self.acceptance(later) > (r - 1) / r
 
 
+EVALUATION = {"mode": "fused"}
+
+
 def objective(den: "Denoiser", policy: TrialPolicy, step: "Step", y: torch.Tensor, x: torch.Tensor,
               with_gradient: bool) -> tuple[float, torch.Tensor | None]:
     """mean(r^2) at x, and with `with_gradient` d loss / d eps = sigma (2/n) (a r + b J^T r), from one
-    fused evaluation (forward with autograd, then the backward of r) or one no_grad forward."""
+    fused evaluation (forward with autograd, then the backward of r) or one no_grad forward. With
+    `--evaluation two-run` the gradient takes a no_grad forward for r and then a forward with
+    autograd and its backward, as the engine did before its fused objective graph."""
     n = x.numel()
     t0 = time.perf_counter()
-    if with_gradient:
+    if with_gradient and EVALUATION["mode"] == "two-run":
+        m = den.predict(x, step.timestep)
+        r = f32(step.a * d64(x) + step.b * d64(m) - d64(y))
+        jtr = den.vjp(x, step.timestep, r)
+        grad = f32((step.sigma * (2 / n)) * (step.a * d64(r) + step.b * d64(jtr)))
+    elif with_gradient:
         den.vjp_evals += 1
         xs = x.view(den.shape).to(den.dtype, copy=True).requires_grad_(True)
         with torch.enable_grad():
@@ -619,12 +629,14 @@ def main() -> None:
     # L-BFGS pairs; the engine's default: 16 after the hybrid's mixing, 8 for lbfgs alone.
     ap.add_argument("--memory", type=int, default=None)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--evaluation", choices=("fused", "two-run"), default="fused")
     # A control, not the reference: float64 network evaluations (outputs still rounded to float32)
     # change only the model's rounding, which shows how far that alone moves the result.
     ap.add_argument("--model-dtype", choices=("float32", "float64"), default="float32")
     args = ap.parse_args()
     if not args.eta > 0 or args.max_iters < 0 or (args.memory is not None and args.memory < 1) or args.steps < 1:
         raise SystemExit("need eta > 0, max-iters >= 0, memory >= 1, steps >= 1")
+    EVALUATION["mode"] = args.evaluation
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
 
