@@ -22,7 +22,7 @@ import { openModelFolder } from '../shared/diffusion/model-folder.ts';
 import { prepareGradientGraph } from '../shared/diffusion/prepare-gradient-graph.ts';
 import { gradName } from '../shared/onnx/autodiff/build-vjp.ts';
 import { loadModel } from '../shared/onnx/model-io.ts';
-import { fromOrtTensor, gradientSwitch, toOrtTensor } from '../shared/onnx/ort-tensors.ts';
+import { fromOrtTensor, gradientSwitch, objectiveOff, toOrtTensor } from '../shared/onnx/ort-tensors.ts';
 import { TensorDataType } from '../shared/onnx/proto/types.ts';
 
 const { positionals, values } = parseArgs({
@@ -123,11 +123,11 @@ if (mode === 'prepare') {
     let out: Float64Array | undefined;
     let grad: Float64Array | undefined;
     const forward = await timedRuns(async () => {
-      out = fromOrtTensor((await session.run({ ...feeds, [gradName(of)]: zeros, ...gradientSwitch(false) }, [of]))[of]!);
+      out = fromOrtTensor((await session.run({ ...feeds, [gradName(of)]: zeros, ...objectiveOff(cot.shape), ...gradientSwitch(false) }, [of]))[of]!);
     });
     report['peakRssMbForward'] = peakRssMb();
     const backward = await timedRuns(async () => {
-      const res = await session.run({ ...feeds, [gradName(of)]: u, ...gradientSwitch(true) });
+      const res = await session.run({ ...feeds, [gradName(of)]: u, ...objectiveOff(cot.shape), ...gradientSwitch(true) });
       grad = fromOrtTensor(res[gradName(wrt)]!);
     });
     report['forwardSeconds'] = median(forward);

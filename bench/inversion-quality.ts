@@ -6,11 +6,14 @@
  *
  *   npx tsx bench/inversion-quality.ts [--steps 2,4,10,50] [--methods preciseinv,ddim,fixed-point]
  *       [--eta E | --eta T:E,T:E,...] [--max-iters K] [--fixed-point-iters K]
- *       [--out bench/results/inversion-quality.md]
+ *       [--no-two-run] [--out bench/results/inversion-quality.md]
  *
  * eta and maxIters default to the registry's `tiny` entry; eta may differ per T, since the last
  * step's reachable residual grows as T shrinks. Fixed-point runs --fixed-point-iters (10)
- * iterations per step. Progress goes to stderr.
+ * iterations per step. PreciseInv also runs a second time with the step objective evaluated by a
+ * forward run and a gradient run instead of the fused objective graph (`preciseinv (two-run)`
+ * rows; --no-two-run leaves them out): the same iterates, so the difference in model cost is what
+ * the fused graph saves, measured in the same run. Progress goes to stderr.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
@@ -37,6 +40,7 @@ const { values } = parseArgs({
     'max-iters': { type: 'string' },
     'fixed-point-iters': { type: 'string', default: '10' },
     out: { type: 'string', default: 'bench/results/inversion-quality.md' },
+    'no-two-run': { type: 'boolean', default: false },
   },
 });
 
@@ -90,6 +94,8 @@ const sets: ImageSet[] = [
 interface Row {
   steps: number;
   method: InversionMethod;
+  /** The method's name in the tables: `preciseinv (two-run)` for the unfused objective. */
+  label: string;
   set: ImageSet;
   metrics: InversionMetrics[];
 }
@@ -119,6 +125,11 @@ if (methods.includes('preciseinv') && !readFolderManifest(MODEL_DIR)?.gradientGr
   await prepareGradientGraph(MODEL_DIR);
 }
 const pipeline = await DiffusionPipeline.open(MODEL_DIR);
+const twoRun = methods.includes('preciseinv') && !values['no-two-run'] ? await DiffusionPipeline.open(MODEL_DIR, { fusedObjective: false }) : undefined;
+const variants = methods.flatMap((method) => [
+  { method, label: method, pipeline },
+  ...(method === 'preciseinv' && twoRun ? [{ method, label: 'preciseinv (two-run)', pipeline: twoRun }] : []),
+]);
 const rows: Row[] = [];
 /**
  * Cost of one gradient-graph run in forward runs, timed here on a held-out-sized latent: model
@@ -128,7 +139,7 @@ const rows: Row[] = [];
 async function gradientRunRatio(): Promise<number> {
   const dims = [3, 64, 96];
   const size = dims.reduce((a, b) => a * b, 1);
-  const denoiser = pipeline.denoiser(await pipeline.conditioning([''], 1, { height: 64, width: 96 }), dims, 1);
+  const denoiser = pipeline.onnxDenoiser(await pipeline.conditioning([''], 1, { height: 64, width: 96 }), dims, 1);
   const x = Float32Array.from({ length: size }, (_, k) => Math.sin(k));
   const time = async (run: () => Promise<unknown>) => {
     const seconds: number[] = [];
@@ -140,7 +151,8 @@ async function gradientRunRatio(): Promise<number> {
     return seconds.sort((a, b) => a - b)[Math.floor(seconds.length / 2)]!;
   };
   const forward = await time(() => denoiser.predict(x, [0], 500));
-  const gradient = await time(() => denoiser.predictWithVjp(x, [0], 500, x));
+  // The fused objective's run: the gradient graph plus the residual's few elementwise nodes.
+  const gradient = await time(() => denoiser.objective(x, [0], 500, { target: x, a: 1, b: -0.5, sigma: 0.5 }, true));
   return gradient / forward;
 }
 const ratio = methods.includes('preciseinv') ? await gradientRunRatio() : 1;
@@ -153,22 +165,22 @@ try {
   for (const method of new Set<InversionMethod>(methods.includes('preciseinv') ? ['ddim', 'preciseinv'] : ['ddim'])) {
     await invertImages(pipeline, sets[0]!.images.slice(0, 1), { ...params(1, method, 1), maxIters: Math.min(maxIters, 1) });
   }
-  const total = stepsList.length * methods.length * sets.length;
+  const total = stepsList.length * variants.length * sets.length;
   for (const steps of stepsList) {
-    for (const method of methods) {
+    for (const { method, label: name, pipeline: runner } of variants) {
       for (const set of sets) {
-        const label = `[${rows.length + 1}/${total}] T=${steps} ${method} ${set.id}`;
+        const label = `[${rows.length + 1}/${total}] T=${steps} ${name} ${set.id}`;
         const t0 = performance.now();
         // A live step counter on a terminal; a log file gets one line per row instead of one per step.
         if (!tty) process.stderr.write(`${label}...\n`);
         // The whole set is one batch; images the pipeline sizes differently still run apart.
-        const results = await invertImages(pipeline, set.images, params(steps, method, set.images.length), (names, { step, of }) => {
+        const results = await invertImages(runner, set.images, params(steps, method, set.images.length), (names, { step, of }) => {
           if (tty) process.stderr.write(`\r\x1b[K${label}: step ${step}/${of} (${names.join(', ')})`);
         });
         const failed = results.filter((r) => !r.ok);
         if (failed.length > 0) throw new Error(`${label}: ${failed.map((r) => `${r.name}: ${r.ok ? '' : r.error}`).join('; ')}`);
         const metrics = results.flatMap((r) => (r.ok ? [r.metrics] : []));
-        rows.push({ steps, method, set, metrics });
+        rows.push({ steps, method, label: name, set, metrics });
         process.stderr.write(
           `${tty ? '\r\x1b[K' : ''}${label}: PSNR ${fmtPsnr(mean(metrics.map(psnrOf)))} dB, ${mean(metrics.map((m) => m.modelEvals.forward + m.modelEvals.vjp)).toFixed(0)} evals/image, ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
         );
@@ -177,6 +189,7 @@ try {
   }
 } finally {
   await pipeline.release();
+  await twoRun?.release();
 }
 const wallSeconds = (performance.now() - started) / 1000;
 
@@ -194,9 +207,9 @@ function convergence(metrics: InversionMetrics[]): { reached: string; worst: str
 const meanTable = [
   '| T | method | eta | set | images | PSNR (dB) | SSIM | latent RMSE | forward / gradient runs per image | forward-run equivalents | s / image | (image, step) pairs at eta | worst residual |',
   '|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ...rows.map(({ steps, method, set, metrics }) => {
+  ...rows.map(({ steps, method, label, set, metrics }) => {
     const c = method === 'preciseinv' ? convergence(metrics) : { reached: '-', worst: '-' };
-    return `| ${steps} | ${method} | ${method === 'preciseinv' ? etaFor(steps).toExponential(1) : '-'} | ${set.id} | ${metrics.length} | ${fmtPsnr(mean(metrics.map(psnrOf)))} | ${mean(metrics.map((m) => m.ssim)).toFixed(4)} | ${mean(metrics.map((m) => m.latentRmse)).toExponential(2)} | ${mean(metrics.map((m) => m.modelEvals.forward)).toFixed(1)} / ${mean(metrics.map((m) => m.modelEvals.vjp)).toFixed(1)} | ${mean(metrics.map((m) => m.modelEvals.forward + ratio * m.modelEvals.vjp)).toFixed(1)} | ${mean(metrics.map((m) => m.seconds)).toFixed(3)} | ${c.reached} | ${c.worst} |`;
+    return `| ${steps} | ${label} | ${method === 'preciseinv' ? etaFor(steps).toExponential(1) : '-'} | ${set.id} | ${metrics.length} | ${fmtPsnr(mean(metrics.map(psnrOf)))} | ${mean(metrics.map((m) => m.ssim)).toFixed(4)} | ${mean(metrics.map((m) => m.latentRmse)).toExponential(2)} | ${mean(metrics.map((m) => m.modelEvals.forward)).toFixed(1)} / ${mean(metrics.map((m) => m.modelEvals.vjp)).toFixed(1)} | ${mean(metrics.map((m) => m.modelEvals.forward + ratio * m.modelEvals.vjp)).toFixed(1)} | ${mean(metrics.map((m) => m.seconds)).toFixed(3)} | ${c.reached} | ${c.worst} |`;
   }),
 ];
 
@@ -207,12 +220,12 @@ const perImageTable = [
   `| T | method | ${imageColumns.map((c) => `${c.name} (${c.set.id}, ${sizes.get(`${c.set.id}/${c.name}`) ?? '?'})`).join(' | ')} |`,
   `|---:|---|${imageColumns.map(() => '---:').join('|')}|`,
   ...stepsList.flatMap((steps) =>
-    methods.map((method) => {
+    variants.map(({ label }) => {
       const cells = imageColumns.map((c) => {
-        const m = rows.find((r) => r.steps === steps && r.method === method && r.set === c.set)?.metrics.find((x) => x.image === c.name);
+        const m = rows.find((r) => r.steps === steps && r.label === label && r.set === c.set)?.metrics.find((x) => x.image === c.name);
         return m ? fmtPsnr(psnrOf(m)) : '-';
       });
-      return `| ${steps} | ${method} | ${cells.join(' | ')} |`;
+      return `| ${steps} | ${label} | ${cells.join(' | ')} |`;
     }),
   ),
 ];
@@ -238,7 +251,7 @@ const report = [
   '',
   'PSNR and SSIM: reconstruction (sampler re-run from the inverted x_T) vs the resized input, 8-bit. Latent RMSE: reconstructed ' +
     'x_0 vs the input latent, in [-1, 1] units. Model evaluations: denoiser runs per image, inversion plus the reconstruction ' +
-    `sampler, forward runs and gradient-graph runs (forward and J^T r in one call); forward-run equivalents count a gradient run as ${ratio.toFixed(2)} forward runs, its time measured in this run (median of 10, 96x64). Seconds: the ` +
+    `sampler, forward runs and gradient-graph runs (the forward and the gradient in one call: in the preciseinv rows the fused objective's, residual, loss and gradient, in the two-run rows J^T r of a residual from a forward run before it); forward-run equivalents count a gradient run as ${ratio.toFixed(2)} forward runs, its time measured in this run (median of 10, 96x64). Seconds: the ` +
     "batch's wall time shared equally among its images (images of one size run as one batch). Pairs at eta and worst residual " +
     '(PreciseInv only): over every (image, step) pair of the set, how many ended below eta, and the largest final residual ' +
     'the engine reports per step (`perStep.residual`, the quantity it compares with eta).',

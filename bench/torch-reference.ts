@@ -6,7 +6,7 @@
  * iteration counts and the time of each side.
  *
  *   npx tsx bench/torch-reference.ts [--steps 4,10] [--images models/tiny/holdout/*.png]
- *       [--variants ddim,lbfgs,gradient] [--eta E] [--max-iters K] [--threads 1] [--control lbfgs,gradient]
+ *       [--variants ddim,hybrid,lbfgs,gradient] [--eta E] [--max-iters K] [--threads 1] [--control hybrid,lbfgs,gradient]
  *       [--out bench/results/torch-reference.md] [--append]
  *
  * Each image is prepared as the engine prepares it (decodeImage, prepareImage with the tiny
@@ -18,7 +18,13 @@
  * --control V also runs the torch tool, for the PreciseInv variants V, with float64 network evaluations (outputs rounded to
  * float32): torch against itself with only the model's rounding changed, the yardstick for how
  * much of the engine-vs-torch difference rounding alone explains.
- * eta and maxIters default to the registry's `tiny` entry. --append adds this run's report to
+ * `hybrid` is the engine's default descent (Anderson mixing, then L-BFGS), and both sides
+ * evaluate the model as the engine does: one fused run for a point's loss and gradient, each
+ * line-search trial fused or forward-only by the same rule (methods/trial-policy.ts) from each
+ * side's own measured costs. eta defaults to the registry's rule for the step count
+ * (etaForSteps), maxIters to the `tiny` entry's. --torch-evaluation two-run makes the torch side
+ * take each gradient as the engine did before the fused graph (a no_grad forward for r, then a
+ * forward with autograd and its backward): the yardstick for what fusing saves on that side. --append adds this run's report to
  * the end of --out (e.g. a longer run at other settings) instead of replacing it. Progress goes
  * to stderr.
  */
@@ -30,6 +36,7 @@ import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import { z } from 'zod';
 import { getModel } from '../models/registry.ts';
+import { etaForSteps } from '../shared/contracts/model-manifest.ts';
 import { float32Tensor, parseSafetensors, serializeSafetensors, tensorToFloat64, type SafetensorsTensor } from '../shared/formats/safetensors.ts';
 import { decodeImage } from '../shared/diffusion/image/decode-image.ts';
 import { prepareImage } from '../shared/diffusion/image/prepare-image.ts';
@@ -38,7 +45,7 @@ import { readFolderManifest } from '../shared/diffusion/folder-manifest.ts';
 import { OnnxDenoiser } from '../shared/diffusion/onnx-denoiser.ts';
 import { DiffusionPipeline } from '../shared/diffusion/pipeline/diffusion-pipeline.ts';
 import { samplingPlan } from '../shared/diffusion/schedulers/sampling-plan.ts';
-import type { Denoiser } from '../shared/inversion/denoiser.ts';
+import { evaluateObjective, type Denoiser, type StepObjective } from '../shared/inversion/denoiser.ts';
 import { invert, reconstruct } from '../shared/inversion/invert.ts';
 import { stepSolver } from '../shared/inversion/invert-images.ts';
 import type { StepRecord } from '../shared/inversion/step-record.ts';
@@ -48,7 +55,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 const MODEL_DIR = join(ROOT, 'models/tiny');
 const PYTHON = join(ROOT, 'tools/.venv/bin/python');
 const TOOL = join(ROOT, 'tools/reference/preciseinv_torch.py');
-const VARIANTS = ['ddim', 'lbfgs', 'gradient'] as const;
+const VARIANTS = ['ddim', 'hybrid', 'lbfgs', 'gradient'] as const;
 type Variant = (typeof VARIANTS)[number];
 
 const { values, positionals } = parseArgs({
@@ -57,12 +64,13 @@ const { values, positionals } = parseArgs({
     steps: { type: 'string', default: '4,10' },
     // `--images models/tiny/holdout/*.png`: the shell expands the glob, the extra paths arrive as positionals.
     images: { type: 'string' },
-    variants: { type: 'string', default: VARIANTS.join(',') },
+    variants: { type: 'string', default: 'ddim,hybrid,lbfgs' },
     eta: { type: 'string' },
     'max-iters': { type: 'string' },
     threads: { type: 'string', default: '1' },
     control: { type: 'string', default: '' },
     append: { type: 'boolean', default: false },
+    'torch-evaluation': { type: 'string', default: 'fused' },
     out: { type: 'string', default: 'bench/results/torch-reference.md' },
   },
 });
@@ -71,15 +79,17 @@ const { values, positionals } = parseArgs({
 const stepsList = stepCounts(values.steps);
 const variants: Variant[] = choices('variants', values.variants, VARIANTS);
 const tiny = getModel('tiny');
-const eta = values.eta === undefined ? tiny.inversionDefaults.eta : Number(values.eta);
-if (!(Number.isFinite(eta) && eta > 0)) throw new Error(`--eta expects a positive number, got '${values.eta}'`);
+const fixedEta = values.eta === undefined ? undefined : Number(values.eta);
+if (fixedEta !== undefined && !(Number.isFinite(fixedEta) && fixedEta > 0)) throw new Error(`--eta expects a positive number, got '${values.eta}'`);
+const etaFor = (steps: number): number => fixedEta ?? etaForSteps(tiny.inversionDefaults, steps);
 const maxIters = values['max-iters'] === undefined ? tiny.inversionDefaults.maxIters : Number(values['max-iters']);
 if (!Number.isInteger(maxIters) || maxIters < 0 || maxIters > 10000) throw new Error(`--max-iters expects an integer in 0..10000, got '${values['max-iters']}'`);
 const threads = Number(values.threads);
 if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new Error(`--threads expects an integer in 1..64, got '${values.threads}'`);
 const outPath = resolve(values.out);
+const torchEvaluation = choices('torch-evaluation', values['torch-evaluation'], ['fused', 'two-run'] as const)[0]!;
 const controlled = values.control === '' ? [] : list('control', values.control).map((v) => {
-  if (v !== 'lbfgs' && v !== 'gradient') throw new Error(`--control expects some of lbfgs, gradient, got '${v}'`);
+  if (v !== 'hybrid' && v !== 'lbfgs' && v !== 'gradient') throw new Error(`--control expects some of hybrid, lbfgs, gradient, got '${v}'`);
   return v;
 });
 
@@ -148,13 +158,19 @@ class TimedDenoiser implements Denoiser {
     this.seconds.vjp += (performance.now() - t0) / 1000;
     return out;
   }
+  async objective(x: Float32Array, rows: readonly number[], timestep: number, objective: StepObjective, withGradient: boolean) {
+    const t0 = performance.now();
+    const out = await evaluateObjective(this.inner, x, rows, timestep, objective, withGradient);
+    this.seconds[withGradient ? 'vjp' : 'forward'] += (performance.now() - t0) / 1000;
+    return out;
+  }
 }
 
 function runTorch(dir: string, steps: number, variant: Variant, modelDtype: 'float32' | 'float64' = 'float32'): { result: ToolResult; tensors: Map<string, SafetensorsTensor> } {
   const out = join(dir, `torch-${steps}-${variant}-${modelDtype}.safetensors`);
   const json = join(dir, `torch-${steps}-${variant}-${modelDtype}.json`);
   const args = [TOOL, '--x0', join(dir, 'x0.safetensors'), '--out', out, '--json', json, '--steps', String(steps), '--threads', String(threads)];
-  args.push('--method', variant === 'ddim' ? 'ddim' : 'preciseinv', '--descent', variant === 'ddim' ? 'lbfgs' : variant, '--eta', String(eta), '--max-iters', String(maxIters), '--model-dtype', modelDtype);
+  args.push('--method', variant === 'ddim' ? 'ddim' : 'preciseinv', '--descent', variant === 'ddim' ? 'lbfgs' : variant, '--eta', String(etaFor(steps)), '--max-iters', String(maxIters), '--model-dtype', modelDtype, '--evaluation', torchEvaluation);
   // OpenMP and MKL read these before torch.set_num_threads runs; keep every pool at the same size.
   const env = { ...process.env, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
   const res = spawnSync(PYTHON, args, { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
@@ -258,7 +274,7 @@ try {
     const plan = samplingPlan(pipeline.scheduler, steps);
     for (const variant of variants) {
       const label = `T=${steps} ${variant}`;
-      const solver = stepSolver({ method: variant === 'ddim' ? 'ddim' : 'preciseinv', eta, maxIters, descent: variant === 'ddim' ? 'lbfgs' : variant });
+      const solver = stepSolver({ method: variant === 'ddim' ? 'ddim' : 'preciseinv', eta: etaFor(steps), maxIters, descent: variant === 'ddim' ? 'lbfgs' : variant });
       const ours = new Map<string, Side>();
       const denoisers = new Map<string, Denoiser>();
       for (const im of images) {
@@ -275,7 +291,7 @@ try {
         });
         // The same untimed warm-up the torch tool does: one forward and one VJP at this shape.
         await onnx.predict(im.x0, [0], plan.steps[0]!.timestep);
-        if (gradient) await onnx.predictWithVjp(im.x0, [0], plan.steps[0]!.timestep, im.x0);
+        if (gradient) await onnx.objective(im.x0, [0], plan.steps[0]!.timestep, { target: im.x0, a: 1, b: -0.5, sigma: 0.5 }, true);
         const denoiser = new TimedDenoiser(onnx);
         denoisers.set(im.name, onnx);
         const t0 = performance.now();
@@ -410,7 +426,7 @@ const report = [
   `- Command: \`${commandLine('bench/torch-reference.ts')}\``,
   `- Machine: ${machine()}; shared with other work, so timings are noisy.`,
   `- Threads: onnxruntime-node ${ort.env.versions.common} intra-op ${threads}, inter-op 1 (sequential); torch ${first?.torch ?? '?'} intra-op ${first?.threads.intraOp ?? '?'}, inter-op ${first?.threads.interOp ?? '?'} (OMP_NUM_THREADS=${threads}). Equal on purpose.`,
-  `- Inversion: DDIM plan of models/tiny, eta ${eta} (x_0 units), maxIters ${maxIters}, L-BFGS memory 8, Armijo 1e-4; each image on its own (batch 1).`,
+  `- Inversion: DDIM plan of models/tiny, eta ${stepsList.map((t) => `${etaFor(t).toExponential(1)} at T=${t}`).join(', ')} (x_0 units), maxIters ${maxIters}, L-BFGS memory 16 after the hybrid's mixing and 8 for lbfgs alone, Armijo 1e-4; each image on its own (batch 1). ${torchEvaluation === 'fused' ? "Both sides take a point's loss and gradient from one fused evaluation (ours: the fused objective graph; torch: forward with autograd and the backward of r)" : "Ours takes a point's loss and gradient from the fused objective graph; torch (--torch-evaluation two-run) from a no_grad forward for r, then a forward with autograd and its backward"}; both choose fused or forward-only trials by p > (R - 1) / R from their own measured cost ratio R.`,
   `- Timing: the inversion loop only (after one untimed forward + VJP at the image's shape on each side); sessions, Python start-up and weight loading are outside it. CPU seconds are the process's user + system time over the loop (Node: process.cpuUsage, Python: time.process_time).`,
   `- Torch side: \`tools/reference/preciseinv_torch.py\`, weights read from unet/model.onnx (${first?.weights.parameters ?? '?'} parameters; preconditioning tables equal to the graph's constants: ${first?.weights.preconditioningTablesMatch ?? '?'}).`,
   `- Model agreement at x_0 of the first image, every plan timestep, worst case (torch vs onnxruntime ${first?.onnxCheck?.onnxruntime ?? '?'} in Python, same thread count): forward max abs ${first?.onnxCheck ? e2(first.onnxCheck.forwardMaxAbs) : 'n/a'}, relative ${first?.onnxCheck ? e2(first.onnxCheck.forwardRel) : 'n/a'}; committed gradient graph model_vjp.onnx J^T u vs autograd (seeded u), relative ${first?.onnxCheck?.vjpRel == null ? 'n/a' : e2(first.onnxCheck.vjpRel)}. This is the float32 disagreement of the two model implementations that everything below starts from.`,

@@ -35,6 +35,12 @@ export async function gradcheckCommand(argv: string[]): Promise<number> {
     if (report.torch) {
       console.log(`  torch autograd reference: gradient ${report.torch.gradMaxRelError.toExponential(2)}, forward ${report.torch.forwardMaxRelError.toExponential(2)} (tolerance ${report.torch.tolerance})`);
     } else console.log('  torch autograd reference: none in this folder');
+    const o = report.objective;
+    console.log(
+      `  fused step objective: gradient vs forward + gradient runs ${o.separateRunsMaxRelError.toExponential(2)} (tolerance ${o.tolerance.exact}), ` +
+        `loss finite differences, ${o.finiteDifference.directions} directions ${o.finiteDifference.maxRelError.toExponential(2)} (tolerance ${o.tolerance.fd})` +
+        (o.torchMaxRelError === undefined ? '' : `, vs torch ${o.torchMaxRelError.toExponential(2)} (tolerance ${o.tolerance.exact})`),
+    );
     console.log(`  max relative error ${report.maxRelError.toExponential(2)}: ${report.ok ? 'ok' : 'FAILED'}`);
   }
   return report.ok ? 0 : 1;

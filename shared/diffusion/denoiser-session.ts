@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { WITH_GRADIENT } from '../onnx/autodiff/backward-gate.ts';
+import { OBJECTIVE } from '../onnx/autodiff/residual-objective.ts';
 import type { GradientGraphRecord } from './folder-manifest.ts';
 import type { ModelFolder } from './model-folder.ts';
 
@@ -55,9 +56,10 @@ export async function openDenoiserSession(
   }
   const createSeconds = (performance.now() - started) / 1000;
   const gradient = path === gradientPath;
-  if (gradient && !session.inputNames.includes(WITH_GRADIENT)) {
+  const missing = gradient ? [WITH_GRADIENT, OBJECTIVE.target].find((name) => !session.inputNames.includes(name)) : undefined;
+  if (missing) {
     await session.release();
-    throw new Error(`${gradientPath} was built by an older \`preciseinv prepare\` (it has no '${WITH_GRADIENT}' input): run \`preciseinv prepare ${folder.dir}\` again`);
+    throw new Error(`${gradientPath} was built by an older \`preciseinv prepare\` (it has no '${missing}' input): run \`preciseinv prepare ${folder.dir}\` again`);
   }
   return { session, gradient, createSeconds };
 }

@@ -1,6 +1,7 @@
 /**
  * Every committed fixture folder (both torch exporters, fp32 and fp16, SD1.5/SDXL/LCM/SD3
- * layouts) prepares and passes gradcheck against finite differences and torch autograd.
+ * layouts) prepares and passes gradcheck against finite differences and torch autograd, its
+ * fused step objective included.
  * Each runs on a temporary copy so the committed folders stay untouched.
  */
 import { cpSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
@@ -32,7 +33,11 @@ describe('fixture model folders', () => {
       if (report.precision === 'fp32') {
         expect(report.torch!.gradMaxRelError).toBeLessThanOrEqual(1e-4);
         expect(report.torch!.forwardMaxRelError).toBeLessThanOrEqual(1e-4);
+        // The fused objective's gradient: the two-run path's to float32 rounding, torch's to 1e-4.
+        expect(report.objective.separateRunsMaxRelError).toBeLessThanOrEqual(1e-5);
+        expect(report.objective.torchMaxRelError).toBeLessThanOrEqual(1e-4);
       }
+      expect(report.objective.torchMaxRelError).toBeDefined();
       expect(report.ok, JSON.stringify(report)).toBe(true);
     });
   }

@@ -1,7 +1,8 @@
 /**
  * The Denoiser port over one onnxruntime session (denoiser-session.ts): the gated gradient graph
- * (model_vjp.onnx) serves m(x, t) alone and m(x, t) with J^T r; a folder without one runs its
- * unet/transformer for m(x, t) only. Per-image conditioning
+ * (model_vjp.onnx) serves m(x, t) alone, m(x, t) with J^T r, and the step objective's loss with
+ * or without its gradient (onnx/autodiff/residual-objective.ts), each in one run; a folder
+ * without one runs its unet/transformer for m(x, t) only. Per-image conditioning
  * tensors are stacked into the batch; classifier-free guidance runs the unconditional and
  * conditional branches in one batch, m = m_u + w (m_c - m_u), so J^T r = (1-w) J_u^T r + w J_c^T r.
  * fp16 graphs get loss scaling: the cotangent is scaled by a power of two before the run and
@@ -9,9 +10,10 @@
  */
 import ort from 'onnxruntime-node';
 import { gradName } from '../onnx/autodiff/build-vjp.ts';
+import { OBJECTIVE } from '../onnx/autodiff/residual-objective.ts';
 import { fromOrtTensor, gradientSwitch, toOrtTensor } from '../onnx/ort-tensors.ts';
 import { TensorDataType, type ValueInfoProto } from '../onnx/proto/types.ts';
-import type { Denoiser } from '../inversion/denoiser.ts';
+import type { Denoiser, ObjectiveValue, StepObjective } from '../inversion/denoiser.ts';
 
 /** One conditioning input of the denoiser (encoder_hidden_states, text_embeds, ...), per image. */
 export interface ConditioningInput {
@@ -93,15 +95,51 @@ export class OnnxDenoiser implements Denoiser {
     return result;
   }
 
+  /** Branch weights of the batch copies: m = sum_k mix_k out_k. */
+  private mix(): number[] {
+    return this.useGuidance ? [1 - this.o.guidance, this.o.guidance] : [1];
+  }
+
+  /**
+   * The objective's inputs; without an objective, zeros and a zero mix, which make its cotangent
+   * zero so a fed cotangent reaches the backward unchanged.
+   */
+  private objectiveFeeds(x: Float32Array, rows: number, objective: StepObjective | null): Record<string, ort.Tensor> {
+    const dims = [rows, ...this.o.latentDims];
+    const mix = objective ? this.mix() : this.mix().map(() => 0);
+    return {
+      [OBJECTIVE.latent]: toOrtTensor(TensorDataType.FLOAT, objective ? x : new Float32Array(x.length), dims),
+      [OBJECTIVE.target]: toOrtTensor(TensorDataType.FLOAT, objective ? objective.target : new Float32Array(x.length), dims),
+      [OBJECTIVE.a]: toOrtTensor(TensorDataType.DOUBLE, [objective?.a ?? 0], []),
+      [OBJECTIVE.b]: toOrtTensor(TensorDataType.DOUBLE, [objective?.b ?? 0], []),
+      [OBJECTIVE.sigma]: toOrtTensor(TensorDataType.DOUBLE, [objective?.sigma ?? 0], []),
+      [OBJECTIVE.mix]: toOrtTensor(TensorDataType.DOUBLE, mix, [mix.length]),
+    };
+  }
+
+  private zeroCotangent(batch: number): Record<string, ort.Tensor> {
+    return { [gradName(this.o.of)]: toOrtTensor(this.elemType.get(this.o.wrt)!, new Float32Array(batch * this.sampleSize), [batch, ...this.o.latentDims]) };
+  }
+
   async predict(x: Float32Array, rows: readonly number[], timestep: number): Promise<Float32Array> {
     const { feeds, batch } = this.feeds(x, rows, timestep);
     if (this.o.gradient) {
-      // The backward is skipped; its cotangent input still needs a value.
-      feeds[gradName(this.o.of)] = toOrtTensor(this.elemType.get(this.o.wrt)!, new Float32Array(batch * this.sampleSize), [batch, ...this.o.latentDims]);
-      Object.assign(feeds, gradientSwitch(false));
+      // The backward is skipped; its cotangent and the objective's inputs still need values.
+      Object.assign(feeds, this.zeroCotangent(batch), this.objectiveFeeds(x, rows.length, null), gradientSwitch(false));
     }
     const out = await this.o.session.run(feeds, [this.o.of]);
     return this.guide(fromOrtTensor(out[this.o.of]!), rows.length);
+  }
+
+  async objective(x: Float32Array, rows: readonly number[], timestep: number, objective: StepObjective, withGradient: boolean): Promise<ObjectiveValue> {
+    if (!this.o.gradient) throw new Error('this model has no gradient graph: run `preciseinv prepare <model-dir>` first');
+    const { feeds, batch } = this.feeds(x, rows, timestep);
+    Object.assign(feeds, this.zeroCotangent(batch), this.objectiveFeeds(x, rows.length, objective), gradientSwitch(withGradient));
+    const res = await this.o.session.run(feeds, withGradient ? [OBJECTIVE.loss, OBJECTIVE.gradient] : [OBJECTIVE.loss]);
+    return {
+      loss: Array.from(fromOrtTensor(res[OBJECTIVE.loss]!)),
+      gradient: withGradient ? Float32Array.from(fromOrtTensor(res[OBJECTIVE.gradient]!)) : null,
+    };
   }
 
   async predictWithVjp(x: Float32Array, rows: readonly number[], timestep: number, cotangent: Float32Array) {
@@ -121,7 +159,7 @@ export class OnnxDenoiser implements Denoiser {
       }
     } else for (let k = 0; k < half; k++) u[k] = cotangent[k]! * scale;
     feeds[gradName(this.o.of)] = toOrtTensor(outType, u, [batch, ...this.o.latentDims]);
-    Object.assign(feeds, gradientSwitch(true));
+    Object.assign(feeds, this.objectiveFeeds(x, rows.length, null), gradientSwitch(true));
     const res = await this.o.session.run(feeds, [this.o.of, gradName(this.o.wrt)]);
     const g = fromOrtTensor(res[gradName(this.o.wrt)]!);
     const vjp = new Float32Array(half);

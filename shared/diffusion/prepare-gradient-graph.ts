@@ -1,5 +1,6 @@
 /**
- * `preciseinv prepare`: builds the denoiser's gradient graph next to it (model_vjp.onnx),
+ * `preciseinv prepare`: builds the denoiser's gradient graph next to it (model_vjp.onnx), with
+ * the inversion step's residual objective in the same graph (onnx/autodiff/residual-objective.ts),
  * referencing the forward model's weights in place, checks that onnxruntime accepts it, and
  * records it in the folder manifest. Nothing is written unless every step succeeds. No weight
  * byte is read: the graph refers to the weights by file offset, and onnxruntime validates a
@@ -10,6 +11,7 @@ import { relative } from 'node:path';
 import ort from 'onnxruntime-node';
 import { allNodes } from '../onnx/autodiff/backward-gate.ts';
 import { buildVjpGraph, defaultOpset, gradName } from '../onnx/autodiff/build-vjp.ts';
+import { addResidualObjective } from '../onnx/autodiff/residual-objective.ts';
 import { loadModel, referenceEmbeddedWeights, saveModel, serializeModel } from '../onnx/model-io.ts';
 import type { ModelProto } from '../onnx/proto/types.ts';
 import { isExternal } from '../onnx/tensor.ts';
@@ -31,7 +33,7 @@ export async function prepareGradientGraph(dir: string, options: PrepareOptions 
   const wrt = options.wrt ?? denoiser.wrt;
   const of = options.of ?? denoiser.of;
   const loaded = loadModel(denoiser.path);
-  const vjp = buildVjpGraph(loaded.model, { wrt, of, typicalDims: typicalDims(loaded.model.graph, wrt, denoiser.sampleSize) });
+  const vjp = addResidualObjective(buildVjpGraph(loaded.model, { wrt, of, typicalDims: typicalDims(loaded.model.graph, wrt, denoiser.sampleSize) }), { wrt, of });
   const foreign = vjp.graph.node.filter((n) => n.domain !== '' && n.domain !== 'ai.onnx');
   if (foreign.length > 0) throw new Error(`gradient graph would contain non-standard ops: ${foreign.map((n) => `${n.domain}.${n.opType}`).join(', ')}`);
   // Weights embedded in model.onnx are referenced at their byte offsets, not copied.

@@ -1,7 +1,7 @@
 """PreciseInv and naive DDIM inversion in torch, an independent check of the TypeScript engine.
 
     tools/.venv/bin/python tools/reference/preciseinv_torch.py --x0 x0.safetensors --out xT.safetensors \
-        --json result.json --steps 10 --method preciseinv --descent lbfgs --eta 1e-4 --max-iters 200
+        --json result.json --steps 10 --method preciseinv --descent hybrid --eta 4e-5 --max-iters 200
 
 Reads every float32 tensor of --x0 as one clean latent ([C, H, W] or [1, C, H, W]) and inverts
 each on its own with the bundled tiny UNet (tools/tiny_model/model.py, weights read from the
@@ -10,14 +10,24 @@ models/tiny/scheduler/scheduler_config.json through diffusers' DDIMScheduler for
 recomputed here. J^T r comes from torch autograd.
 
 The solver repeats the engine's decisions (INVERSION.md section 2 and the engine's PreciseInv
-step): DDIM-inversion guess; descent on eps with L-BFGS (memory 8, pairs with s.y <= 1e-10 |s||y|
-skipped, H0 = s.y/y.y) or plain gradient directions; first trial step gamma0 = n / (2 sigma^2 a^2)
-for gradient steps, 1 for L-BFGS steps; Armijo constant 1e-4; up to 30 halvings, then one restart
-along the gradient with the memory cleared, then the image stalls; plain descent doubles the
-accepted step for its next trial; eta bounds mean(r^2) / alpha_{i-1}^2. Vectors are float32 and
-every elementwise update is evaluated in float64 and rounded once, dot products and losses are
-float64, as the engine's Float32Array / number arithmetic does, so both follow the same path
-up to the model's own float32 rounding.
+step): DDIM-inversion guess; with `--descent hybrid` (the engine's default) Anderson-mixed
+fixed-point iteration of x <- (y - b m(x)) / a first (memory 8, least squares by ridged normal
+equations in float64, stop after 5 iterations without halving the best residual or at the floor
+1e-11 alpha_{i-1}^2), then L-BFGS (memory 16) from the best point; `lbfgs` alone (memory 8);
+descent on eps with L-BFGS (pairs with s.y <= 1e-10 |s||y| skipped, H0 = s.y/y.y) or plain
+gradient directions; first trial step gamma0 = n / (2 sigma^2 a^2) for gradient steps, 1 for
+L-BFGS steps; Armijo constant 1e-4; up to 30 halvings, then one restart along the gradient with
+the memory cleared, then the image stalls; plain descent doubles the accepted step for its next
+trial; eta bounds mean(r^2) / alpha_{i-1}^2. Vectors are float32 and every elementwise update is
+evaluated in float64 and rounded once, dot products and losses are float64, as the engine's
+Float32Array / number arithmetic does, so both follow the same path up to the model's own
+float32 rounding.
+
+The model is evaluated as the engine evaluates it: a descent point's loss and gradient come from
+one fused evaluation (here: forward with autograd, then the backward of r), a line-search trial
+is fused or forward-only (no_grad) by the engine's rule, p > (R - 1) / R with R this side's own
+measured cost ratio and p the running acceptance rate (first and later trials apart, Laplace
+prior). The rule changes which evaluations run, not the iterates.
 
 Writes x_T as `<name>` and x*_i as `<name>/x_<i>` to --out, and per image and step the
 iterations, residuals and model evaluations, the wall and CPU time of the inversion (after one
@@ -166,7 +176,13 @@ def onnx_check(model: TinyUNet, model_dir: Path, x0: torch.Tensor, timesteps: li
         worst["forwardMaxAbs"] = max(worst["forwardMaxAbs"], float(diff.abs().max()))
         worst["forwardRel"] = max(worst["forwardRel"], float(diff.norm() / out.detach().double().norm()))
         if vjp:
-            (g,) = vjp.run(["grad_sample"], {**feeds, "grad_out_sample": u.numpy()})
+            # The gated graph's switch, and its step objective switched off (zero mix).
+            zeros = np.zeros(x0.shape, dtype=np.float32)
+            extra = {"with_gradient": np.array(True), "objective_latent": zeros, "objective_target": zeros,
+                     "objective_a": np.array(0.0), "objective_b": np.array(0.0), "objective_sigma": np.array(0.0),
+                     "objective_mix": np.zeros(1)}
+            known = {i.name for i in vjp.get_inputs()}
+            (g,) = vjp.run(["grad_sample"], {**feeds, "grad_out_sample": u.numpy(), **{k: v for k, v in extra.items() if k in known}})
             rel = float((grad.double() - torch.from_numpy(g).double()).norm() / grad.double().norm())
             worst["vjpRel"] = max(worst["vjpRel"], rel)
     return {**worst, "timesteps": timesteps, "onnxruntime": ort.__version__}
@@ -318,6 +334,162 @@ class Denoiser:
         return g
 
 
+PRIOR_RATIO = 2.5
+
+
+class TrialPolicy:
+    """The engine's choice of fused or forward-only trials (methods/trial-policy.ts)."""
+
+    def __init__(self):
+        self.seconds = {"forward": 0.0, "gradient": 0.0}
+        self.images = {"forward": 0, "gradient": 0}
+        self.outcomes = {False: [0, 0], True: [0, 0]}  # later trial? -> [accepted, trials]
+
+    def book(self, with_gradient: bool, seconds: float) -> None:
+        kind = "gradient" if with_gradient else "forward"
+        self.seconds[kind] += seconds
+        self.images[kind] += 1
+
+    def cost_ratio(self) -> float:
+        if self.images["forward"] == 0 or self.images["gradient"] == 0 or not self.seconds["forward"] > 0:
+            return PRIOR_RATIO
+        return (self.seconds["gradient"] / self.images["gradient"]) / (self.seconds["forward"] / self.images["forward"])
+
+    def acceptance(self, later: bool) -> float:
+        accepted, trials = self.outcomes[later]
+        return (accepted + 1) / (trials + 2)
+
+    def record(self, later: bool, accepted: bool) -> None:
+        self.outcomes[later][1] += 1
+        if accepted:
+            self.outcomes[later][0] += 1
+
+    def fuse(self, later: bool) -> bool:
+        r = self.cost_ratio()
+        return self.acceptance(later) > (r - 1) / r
+
+
+EVALUATION = {"mode": "fused"}
+
+
+def objective(den: "Denoiser", policy: TrialPolicy, step: "Step", y: torch.Tensor, x: torch.Tensor,
+              with_gradient: bool) -> tuple[float, torch.Tensor | None]:
+    """mean(r^2) at x, and with `with_gradient` d loss / d eps = sigma (2/n) (a r + b J^T r), from one
+    fused evaluation (forward with autograd, then the backward of r) or one no_grad forward. With
+    `--evaluation two-run` the gradient takes a no_grad forward for r and then a forward with
+    autograd and its backward, as the engine did before its fused objective graph."""
+    n = x.numel()
+    t0 = time.perf_counter()
+    if with_gradient and EVALUATION["mode"] == "two-run":
+        m = den.predict(x, step.timestep)
+        r = f32(step.a * d64(x) + step.b * d64(m) - d64(y))
+        jtr = den.vjp(x, step.timestep, r)
+        grad = f32((step.sigma * (2 / n)) * (step.a * d64(r) + step.b * d64(jtr)))
+    elif with_gradient:
+        den.vjp_evals += 1
+        xs = x.view(den.shape).to(den.dtype, copy=True).requires_grad_(True)
+        with torch.enable_grad():
+            out = den.model(xs, den._t(step.timestep))
+            m = f32(out.detach().reshape(-1))
+            r = f32(step.a * d64(x) + step.b * d64(m) - d64(y))
+            (g,) = torch.autograd.grad(out, xs, r.view(den.shape).to(den.dtype))
+        jtr = f32(g.reshape(-1))
+        grad = f32((step.sigma * (2 / n)) * (step.a * d64(r) + step.b * d64(jtr)))
+        den.seconds["vjp"] += time.perf_counter() - t0
+    else:
+        m = den.predict(x, step.timestep)
+        r = f32(step.a * d64(x) + step.b * d64(m) - d64(y))
+        grad = None
+    policy.book(with_gradient, time.perf_counter() - t0)
+    return mean_square(r), grad
+
+
+def anderson_least_squares(columns: list[np.ndarray], g: np.ndarray) -> list[float]:
+    """gamma minimising |g - sum_i gamma_i columns_i| by ridged normal equations (the engine's)."""
+    m = len(columns)
+    if m == 0:
+        return []
+    A = np.zeros((m, m))
+    rhs = np.zeros(m)
+    for i in range(m):
+        rhs[i] = float(np.dot(columns[i], g))
+        for l in range(i + 1):
+            A[i, l] = A[l, i] = float(np.dot(columns[i], columns[l]))
+    ridge = 1e-12 * float(np.trace(A)) / m
+    if not ridge > 0:
+        return [0.0] * m
+    L = A.copy()
+    for i in range(m):
+        L[i, i] += ridge
+    for j in range(m):
+        d = L[j, j] - sum(L[j, k] * L[j, k] for k in range(j))
+        d = math.sqrt(max(d, ridge))
+        L[j, j] = d
+        for i in range(j + 1, m):
+            L[i, j] = (L[i, j] - sum(L[i, k] * L[j, k] for k in range(j))) / d
+    z = np.zeros(m)
+    for i in range(m):
+        z[i] = (rhs[i] - sum(L[i, k] * z[k] for k in range(i))) / L[i, i]
+    gamma = [0.0] * m
+    for i in range(m - 1, -1, -1):
+        gamma[i] = (z[i] - sum(L[k, i] * gamma[k] for k in range(i + 1, m))) / L[i, i]
+    return gamma
+
+
+class Anderson:
+    """Anderson mixing of a fixed-point map's iterates x and updates g = F(x) - x (float64 history)."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.dx: list[np.ndarray] = []
+        self.dg: list[np.ndarray] = []
+        self.last: tuple[np.ndarray, np.ndarray] | None = None
+
+    def next(self, x: torch.Tensor, g: np.ndarray) -> torch.Tensor:
+        xd = x.numpy().astype(np.float64)
+        if self.last is not None:
+            self.dx.append(xd - self.last[0])
+            self.dg.append(g - self.last[1])
+            if len(self.dx) > self.capacity:
+                self.dx.pop(0)
+                self.dg.pop(0)
+        self.last = (xd, g)
+        gamma = anderson_least_squares(self.dg, g)
+        v = xd + g
+        for i, c in enumerate(gamma):
+            v = v - c * (self.dx[i] + self.dg[i])
+        return torch.from_numpy(v.astype(np.float32))
+
+
+MIXING_MEMORY = 8
+PATIENCE = 5
+FLOOR = 1e-11
+
+
+def mix(den: "Denoiser", policy: TrialPolicy, step: "Step", y: torch.Tensor, x: torch.Tensor, r: torch.Tensor,
+        alpha_target: float, max_iters: int) -> tuple[torch.Tensor, float, int]:
+    """Anderson-mixed x <- (y - b m(x)) / a while it gains; returns the best point, its loss, iterations."""
+    floor_loss = FLOOR * alpha_target * alpha_target
+    loss = mean_square(r)
+    best = (x, loss)
+    since_halving, iterations = 0, 0
+    mixer = Anderson(MIXING_MEMORY)
+    while best[1] >= floor_loss and iterations < max_iters:
+        x = mixer.next(x, -d64(r).numpy() / step.a)
+        t0 = time.perf_counter()
+        m = den.predict(x, step.timestep)
+        policy.book(False, time.perf_counter() - t0)
+        r = f32(step.a * d64(x) + step.b * d64(m) - d64(y))
+        loss = mean_square(r)
+        iterations += 1
+        since_halving = 0 if loss < best[1] / 2 else since_halving + 1
+        if loss < best[1]:
+            best = (x, loss)
+        if since_halving >= PATIENCE or not math.isfinite(loss):
+            break
+    return best[0], best[1], iterations
+
+
 @dataclass
 class StepResult:
     x: torch.Tensor
@@ -331,37 +503,51 @@ def ddim_step(den: Denoiser, step: Step, y: torch.Tensor) -> StepResult:
     return StepResult(f32((d64(y) - step.b * d64(m)) / step.a), 1, None, False)
 
 
-def preciseinv_step(den: Denoiser, step: Step, y: torch.Tensor, x0: torch.Tensor, alpha_target: float,
+def preciseinv_step(den: Denoiser, policy: TrialPolicy, step: Step, y: torch.Tensor, x0: torch.Tensor, alpha_target: float,
                     eta: float, max_iters: int, descent: str, memory_size: int) -> StepResult:
     n = y.numel()
     a, b, alpha, sigma, t = step.a, step.b, step.alpha, step.sigma, step.timestep
     threshold = eta * alpha_target * alpha_target
 
-    def residual(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-        return f32(a * d64(x) + b * d64(m) - d64(y))
-
     def x_of(eps: torch.Tensor) -> torch.Tensor:
         return f32(alpha * d64(x0) + sigma * d64(eps))
 
-    guess = f32((d64(y) - b * d64(den.predict(y, t))) / a)
-    x = guess
-    r = residual(x, den.predict(x, t))
+    def timed_predict(x: torch.Tensor) -> torch.Tensor:
+        t0 = time.perf_counter()
+        m = den.predict(x, t)
+        policy.book(False, time.perf_counter() - t0)
+        return m
+
+    guess = f32((d64(y) - b * d64(timed_predict(y))) / a)
+    x, loss, iterations = guess, None, 0
+    if descent == "hybrid":
+        r = f32(a * d64(guess) + b * d64(timed_predict(guess)) - d64(y))
+        x, loss, iterations = mix(den, policy, step, y, guess, r, alpha_target, max_iters)
     eps = f32((d64(x) - alpha * d64(x0)) / sigma)
-    loss = mean_square(r)
     gamma0 = n / (2 * sigma * sigma * a * a)  # Newton step of the loss with J = 0
     gamma = gamma0
-    memory = Lbfgs(memory_size) if descent == "lbfgs" else None
+    memory = Lbfgs(memory_size) if descent != "gradient" else None
     grad: torch.Tensor | None = None
     pending: tuple[torch.Tensor, torch.Tensor] | None = None
-    iterations, stalled = 0, False
+    stalled = False
 
-    while loss >= threshold and iterations < max_iters and not stalled:
+    def take_gradient(g: torch.Tensor) -> None:
+        nonlocal grad, pending
+        grad = g
+        if pending is not None and memory is not None:
+            memory.push(pending[0], f32(d64(grad) - d64(pending[1])))
+        pending = None
+
+    def descending() -> bool:
+        return not (loss is not None and loss < threshold) and iterations < max_iters and not stalled
+
+    while descending():
         if grad is None:
-            jtr = den.vjp(x, t, r)
-            grad = f32((sigma * (2 / n)) * (a * d64(r) + b * d64(jtr)))
-            if pending is not None and memory is not None:
-                memory.push(pending[0], f32(d64(grad) - d64(pending[1])))
-            pending = None
+            # A point accepted from a forward-only trial (or the start) gets loss and gradient in one fused evaluation.
+            loss, g = objective(den, policy, step, y, x, True)
+            take_gradient(g)
+            if not descending():
+                break
         if memory is not None and memory.pairs:
             d = -memory.apply(grad, gamma0)
             trial = 1.0
@@ -376,12 +562,17 @@ def preciseinv_step(den: Denoiser, step: Step, y: torch.Tensor, x0: torch.Tensor
         while True:
             eps_t = f32(d64(eps) + trial * d64(d))
             x_t = x_of(eps_t)
-            r_t = residual(x_t, den.predict(x_t, t))
-            loss_t = mean_square(r_t)
-            if loss_t <= loss + ARMIJO * trial * slope:
+            later = halvings > 0 or restarted
+            fused = policy.fuse(later)
+            loss_t, grad_t = objective(den, policy, step, y, x_t, fused)
+            accepted = loss_t <= loss + ARMIJO * trial * slope
+            policy.record(later, accepted)
+            if accepted:
                 taken = f32(d64(eps_t) - d64(eps))
                 pending = (taken, grad) if memory is not None else None
-                eps, x, r, loss, grad = eps_t, x_t, r_t, loss_t, None
+                eps, x, loss, grad = eps_t, x_t, loss_t, None
+                if grad_t is not None:
+                    take_gradient(grad_t)
                 if memory is None:
                     gamma = trial * 2
                 iterations += 1
@@ -398,10 +589,12 @@ def preciseinv_step(den: Denoiser, step: Step, y: torch.Tensor, x0: torch.Tensor
                 stalled = True
                 iterations += 1
                 break
+    if loss is None:  # never descended (max-iters 0): the residual of the answer still counts
+        loss, _ = objective(den, policy, step, y, x, False)
     return StepResult(x, iterations, loss / (alpha_target * alpha_target), loss < threshold)
 
 
-def invert(den: Denoiser, x0: torch.Tensor, plan: list[Step], args: argparse.Namespace) -> tuple[list[torch.Tensor], list[dict]]:
+def invert(den: Denoiser, policy: TrialPolicy, x0: torch.Tensor, plan: list[Step], args: argparse.Namespace) -> tuple[list[torch.Tensor], list[dict]]:
     steps = len(plan)
     current = x0
     trajectory, records = [], []
@@ -413,7 +606,8 @@ def invert(den: Denoiser, x0: torch.Tensor, plan: list[Step], args: argparse.Nam
         if args.method == "ddim":
             res = ddim_step(den, step, current)
         else:
-            res = preciseinv_step(den, step, current, x0, alpha_target, args.eta, args.max_iters, args.descent, args.memory)
+            memory = args.memory if args.memory is not None else (16 if args.descent == "hybrid" else 8)
+            res = preciseinv_step(den, policy, step, current, x0, alpha_target, args.eta, args.max_iters, args.descent, memory)
         current = res.x
         trajectory.append(current)
         records.append({"step": i, "timestep": step.timestep, "iterations": res.iterations, "residual": res.residual,
@@ -429,17 +623,20 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=REPO / "models" / "tiny")
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--method", choices=("ddim", "preciseinv"), default="preciseinv")
-    ap.add_argument("--descent", choices=("lbfgs", "gradient"), default="lbfgs")
+    ap.add_argument("--descent", choices=("hybrid", "lbfgs", "gradient"), default="hybrid")
     ap.add_argument("--eta", type=float, default=1e-4)
     ap.add_argument("--max-iters", type=int, default=200)
-    ap.add_argument("--memory", type=int, default=8)
+    # L-BFGS pairs; the engine's default: 16 after the hybrid's mixing, 8 for lbfgs alone.
+    ap.add_argument("--memory", type=int, default=None)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--evaluation", choices=("fused", "two-run"), default="fused")
     # A control, not the reference: float64 network evaluations (outputs still rounded to float32)
     # change only the model's rounding, which shows how far that alone moves the result.
     ap.add_argument("--model-dtype", choices=("float32", "float64"), default="float32")
     args = ap.parse_args()
-    if not args.eta > 0 or args.max_iters < 0 or args.memory < 1 or args.steps < 1:
+    if not args.eta > 0 or args.max_iters < 0 or (args.memory is not None and args.memory < 1) or args.steps < 1:
         raise SystemExit("need eta > 0, max-iters >= 0, memory >= 1, steps >= 1")
+    EVALUATION["mode"] = args.evaluation
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
 
@@ -457,6 +654,8 @@ def main() -> None:
 
     tensors: dict[str, torch.Tensor] = {}
     images = {}
+    # One policy for the run, as the engine keeps one per solver across images and steps.
+    policy = TrialPolicy()
     for name, value in inputs.items():
         shape = tuple(value.shape[-3:])
         x0 = value.reshape(-1).contiguous()
@@ -466,7 +665,7 @@ def main() -> None:
         den.vjp(x0, plan[0].timestep, x0)
         den = Denoiser(model, shape, dtype)  # fresh counters and timers
         t0, c0 = time.perf_counter(), time.process_time()
-        trajectory, records = invert(den, x0, plan, args)
+        trajectory, records = invert(den, policy, x0, plan, args)
         seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
         tensors[name] = trajectory[-1].view(shape).clone()  # safetensors refuses shared storage
         for i, xi in enumerate(trajectory, start=1):

@@ -18,6 +18,8 @@ import { OnnxDenoiser, type ConditioningInput } from '../onnx-denoiser.ts';
 import { parseSchedulerConfig, type SchedulerConfig } from '../schedulers/scheduler-config.ts';
 import { loadModel } from '../../onnx/model-io.ts';
 import type { ValueInfoProto } from '../../onnx/proto/types.ts';
+import { withoutFusedObjective } from '../../inversion/step-objective.ts';
+import type { Denoiser } from '../../inversion/denoiser.ts';
 import { encodeConditioning, type PromptTokenizer, type TextStack } from './prompt-conditioning.ts';
 
 const LATENT_INPUTS = new Set(['sample', 'hidden_states', 'timestep']);
@@ -26,6 +28,11 @@ export interface PipelineOptions {
   executionProviders?: ort.InferenceSession.ExecutionProviderConfig[];
   /** Extra tokenizers by folder name (e.g. a T5 tokenizer for tokenizer_3). */
   tokenizerFactories?: Record<string, (dir: string) => PromptTokenizer>;
+  /**
+   * false: denoisers evaluate the step objective by a forward run and a gradient run, as before
+   * the fused objective (benchmarks measure what it saves); default true.
+   */
+  fusedObjective?: boolean;
 }
 
 export class DiffusionPipeline {
@@ -37,6 +44,7 @@ export class DiffusionPipeline {
     private readonly denoiserSession: DenoiserSession,
     readonly denoiserInputs: ValueInfoProto[],
     private readonly forceZeros: boolean,
+    private readonly fusedObjective: boolean,
   ) {}
 
   static async open(dir: string, options: PipelineOptions = {}): Promise<DiffusionPipeline> {
@@ -66,7 +74,7 @@ export class DiffusionPipeline {
     const denoiserSession = await openDenoiserSession(folder, record, denoiserSessionOptions(sessionOptions.executionProviders));
     const inputs = graph.input.filter((i) => !graph.initializer.some((t) => t.name === i.name));
     const forceZeros = folder.index['force_zeros_for_empty_prompt'] === true;
-    return new DiffusionPipeline(folder, scheduler, vae, stacks, denoiserSession, inputs, forceZeros);
+    return new DiffusionPipeline(folder, scheduler, vae, stacks, denoiserSession, inputs, forceZeros, options.fusedObjective ?? true);
   }
 
   get hasGradientGraph(): boolean {
@@ -99,7 +107,12 @@ export class DiffusionPipeline {
     return this.denoiserInputs.some((i) => i.name === 'timestep_cond');
   }
 
-  denoiser(conditioning: Record<string, ConditioningInput>, latentDims: number[], guidance: number): OnnxDenoiser {
+  denoiser(conditioning: Record<string, ConditioningInput>, latentDims: number[], guidance: number): Denoiser {
+    const denoiser = this.onnxDenoiser(conditioning, latentDims, guidance);
+    return this.fusedObjective ? denoiser : withoutFusedObjective(denoiser);
+  }
+
+  onnxDenoiser(conditioning: Record<string, ConditioningInput>, latentDims: number[], guidance: number): OnnxDenoiser {
     return new OnnxDenoiser({
       session: this.denoiserSession.session,
       gradient: this.denoiserSession.gradient,

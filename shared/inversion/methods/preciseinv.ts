@@ -18,14 +18,20 @@
  * monotonically without knowing the Lipschitz constant. The first trial step is the Newton step
  * of the model-free part of the loss (J = 0): gamma0 = n / (2 sigma^2 a^2).
  *
- * Cost: a mixing iteration is one forward run; a descent iteration is one forward run per
- * line-search trial (to get the loss, which the cotangent r depends on) plus one gradient-graph
- * run at the accepted point. `maxIters` bounds both kinds together.
+ * Cost: a mixing iteration is one forward run. The descent evaluates its loss through the
+ * denoiser's step objective (denoiser.ts: the residual, its loss and the gradient in one
+ * gradient-graph run, or the loss alone in one forward run): each line-search trial is one run,
+ * fused or forward as trial-policy.ts decides from the measured cost ratio and acceptance rate,
+ * and a point accepted from a forward run gets its gradient from one fused run. So an iteration
+ * whose first trial is accepted costs one gradient-graph run and nothing else. `maxIters` bounds
+ * mixing and descent iterations together.
  */
 import { dot, meanSquare, pack, unpack } from '../batch.ts';
+import { evaluateObjective } from '../denoiser.ts';
 import { AndersonMixing } from './anderson-mixing.ts';
 import { LbfgsMemory } from './lbfgs-memory.ts';
 import { invertAffine, type StepSolver } from './step-solver.ts';
+import { TrialPolicy } from './trial-policy.ts';
 
 export type DescentDirection = 'hybrid' | 'lbfgs' | 'gradient';
 export const DESCENT_DIRECTIONS: readonly DescentDirection[] = ['hybrid', 'lbfgs', 'gradient'];
@@ -51,13 +57,15 @@ export interface PreciseInvOptions {
    * about float32's resolution of a unit-scale latent, where further runs only move rounding.
    */
   floor?: number;
+  /** Milliseconds, monotonic: times the model runs the trial policy weighs (trial-policy.ts). */
+  clock?: () => number;
 }
 
 interface ImageState {
   eps: Float32Array;
   x: Float32Array;
-  r: Float32Array;
-  loss: number;
+  /** mean(r^2) at x; null until a model run has given it. */
+  loss: number | null;
   /** Gradient at eps; null until the gradient graph has run at this point. */
   grad: Float32Array | null;
   /** The accepted step and the gradient before it, waiting for the new gradient to form a pair. */
@@ -87,6 +95,8 @@ export function preciseInversion(options: PreciseInvOptions): StepSolver {
   const floor = Math.min(options.floor ?? 1e-11, eta);
   const c = options.armijo ?? 1e-4;
   const maxBacktracks = options.maxBacktracks ?? 30;
+  // Measured costs and acceptance carry over from step to step of one inversion.
+  const policy = new TrialPolicy(options.clock);
 
   return async ({ denoiser, step, y, x0, rows, alphaTarget, signal }) => {
     const n = denoiser.sampleSize;
@@ -104,6 +114,8 @@ export function preciseInversion(options: PreciseInvOptions): StepSolver {
       return x;
     };
 
+    const timedPredict = (xs: Float32Array[], idx: number[]) =>
+      policy.timed(false, idx.length, () => denoiser.predict(pack(xs, n), idx.map((j) => rows[j]!), step.timestep)).then((m) => unpack(m, idx.length, n));
     /** Anderson-mixed fixed-point iteration per image, from `from`, while it keeps gaining; returns each image's best point. */
     const mix = async (from: { x: Float32Array; r: Float32Array; iterations: number }[]) => {
       const floorLoss = floor * alphaTarget * alphaTarget;
@@ -118,7 +130,7 @@ export function preciseInversion(options: PreciseInvOptions): StepSolver {
           for (let k = 0; k < n; k++) g[k] = -im.r[k]! / a;
           return im.mixer.next(im.x, g);
         });
-        const m = unpack(await denoiser.predict(pack(next, n), active.map((j) => rows[j]!), step.timestep), active.length, n);
+        const m = await timedPredict(next, active);
         active.forEach((j, q) => {
           const im = images[j]!;
           im.x = next[q]!;
@@ -131,50 +143,58 @@ export function preciseInversion(options: PreciseInvOptions): StepSolver {
           if (im.sinceHalving >= patience || !Number.isFinite(im.loss)) im.done = true;
         });
       }
-      return images.map((im) => ({ x: im.best.x, r: im.best.r, iterations: im.iterations }));
+      return images.map((im) => ({ x: im.best.x, loss: im.best.loss as number | null, iterations: im.iterations }));
     };
 
-    // DDIM-inversion guess, then its residual.
-    const m0 = unpack(await denoiser.predict(pack(y, n), rows, step.timestep), y.length, n);
+    /** Loss (and gradient, if asked) at the points xs of images idx, in one model run. */
+    const evaluate = async (idx: number[], xs: Float32Array[], withGradient: boolean) => {
+      const objective = { target: pack(idx.map((j) => y[j]!), n), a, b, sigma };
+      const v = await policy.timed(withGradient, idx.length, () => evaluateObjective(denoiser, pack(xs, n), idx.map((j) => rows[j]!), step.timestep, objective, withGradient));
+      return { loss: v.loss, gradient: v.gradient ? unpack(v.gradient, idx.length, n) : null };
+    };
+
+    // DDIM-inversion guess; the mixing needs its residual, the descent gets it with its gradient.
+    const all = y.map((_, j) => j);
+    const m0 = await timedPredict(y, all);
     const guess = y.map((yi, j) => invertAffine(yi, m0[j]!, a, b));
-    const mGuess = unpack(await denoiser.predict(pack(guess, n), rows, step.timestep), y.length, n);
-    let start: { x: Float32Array; r: Float32Array; iterations: number }[] = guess.map((x, j) => ({ x, r: residual(x, mGuess[j]!, y[j]!), iterations: 0 }));
-    if (direction === 'hybrid') start = await mix(start);
+    let start: { x: Float32Array; loss: number | null; iterations: number }[] = guess.map((x) => ({ x, loss: null, iterations: 0 }));
+    if (direction === 'hybrid') {
+      const mGuess = await timedPredict(guess, all);
+      start = await mix(guess.map((x, j) => ({ x, r: residual(x, mGuess[j]!, y[j]!), iterations: 0 })));
+    }
     const gamma0 = n / (2 * sigma * sigma * a * a);
-    const states: ImageState[] = start.map(({ x, r, iterations }, j) => {
+    const states: ImageState[] = start.map(({ x, loss, iterations }, j) => {
       const eps = new Float32Array(n);
       for (let k = 0; k < n; k++) eps[k] = (x[k]! - alpha * x0[j]![k]!) / sigma;
       const memory = quasiNewton ? new LbfgsMemory(memorySize) : null;
-      return { eps, x, r, loss: meanSquare(r), grad: null, pending: null, gamma: gamma0, memory, iterations, stalled: false };
+      return { eps, x, loss, grad: null, pending: null, gamma: gamma0, memory, iterations, stalled: false };
     });
+    const takeGradient = (s: ImageState, g: Float32Array) => {
+      s.grad = g;
+      if (s.pending && s.memory) {
+        const change = new Float32Array(n);
+        for (let k = 0; k < n; k++) change[k] = g[k]! - s.pending.gradBefore[k]!;
+        s.memory.push(s.pending.s, change);
+      }
+      s.pending = null;
+    };
+    const descending = (s: ImageState) => !(s.loss !== null && s.loss < threshold) && s.iterations < maxIters && !s.stalled;
 
     for (;;) {
       signal?.throwIfAborted();
-      const active = states.flatMap((s, j) => (s.loss >= threshold && s.iterations < maxIters && !s.stalled ? [j] : []));
+      let active = states.flatMap((s, j) => (descending(s) ? [j] : []));
       if (active.length === 0) break;
 
-      // Gradients at the current points of the images that still descend, in one batch.
+      // Points accepted from a forward run (or not evaluated yet) get loss and gradient in one fused run.
       const needGrad = active.filter((j) => states[j]!.grad === null);
       if (needGrad.length > 0) {
-        const { vjp } = await denoiser.predictWithVjp(
-          pack(needGrad.map((j) => states[j]!.x), n),
-          needGrad.map((j) => rows[j]!),
-          step.timestep,
-          pack(needGrad.map((j) => states[j]!.r), n),
-        );
-        const jtr = unpack(vjp, needGrad.length, n);
+        const v = await evaluate(needGrad, needGrad.map((j) => states[j]!.x), true);
         needGrad.forEach((j, q) => {
-          const s = states[j]!;
-          const g = new Float32Array(n);
-          for (let k = 0; k < n; k++) g[k] = sigma * (2 / n) * (a * s.r[k]! + b * jtr[q]![k]!);
-          s.grad = g;
-          if (s.pending && s.memory) {
-            const change = new Float32Array(n);
-            for (let k = 0; k < n; k++) change[k] = g[k]! - s.pending.gradBefore[k]!;
-            s.memory.push(s.pending.s, change);
-          }
-          s.pending = null;
+          states[j]!.loss = v.loss[q]!;
+          takeGradient(states[j]!, v.gradient![q]!);
         });
+        active = active.filter((j) => descending(states[j]!));
+        if (active.length === 0) continue;
       }
 
       const searches = active.map((j) => {
@@ -199,7 +219,8 @@ export function preciseInversion(options: PreciseInvOptions): StepSolver {
         return { j, d, t, slope: dot(g, d), halvings: 0, restarted: false };
       });
 
-      // Backtracking: all images still searching evaluate their trial point in one batch.
+      // Backtracking: all images still searching evaluate their trial point in one batch, fused
+      // (the gradient comes with an accepted trial) or forward only, as the trial policy says.
       let searching = searches;
       while (searching.length > 0) {
         const trials = searching.map(({ j, d, t }) => {
@@ -208,21 +229,21 @@ export function preciseInversion(options: PreciseInvOptions): StepSolver {
           for (let k = 0; k < n; k++) eps[k] = s.eps[k]! + t * d[k]!;
           return { eps, x: xOf(j, eps) };
         });
-        const m = unpack(
-          await denoiser.predict(pack(trials.map((tr) => tr.x), n), searching.map(({ j }) => rows[j]!), step.timestep),
-          searching.length,
-          n,
-        );
+        const later = searching.map((e) => e.halvings > 0 || e.restarted);
+        const withGradient = policy.fuse(later);
+        const v = await evaluate(searching.map(({ j }) => j), trials.map((tr) => tr.x), withGradient);
         const still: typeof searching = [];
         searching.forEach((e, q) => {
           const s = states[e.j]!;
-          const r = residual(trials[q]!.x, m[q]!, y[e.j]!);
-          const loss = meanSquare(r);
-          if (loss <= s.loss + c * e.t * e.slope) {
+          const loss = v.loss[q]!;
+          const accepted = loss <= s.loss! + c * e.t * e.slope;
+          policy.record(later[q]!, accepted);
+          if (accepted) {
             const stepTaken = new Float32Array(n);
             for (let k = 0; k < n; k++) stepTaken[k] = trials[q]!.eps[k]! - s.eps[k]!;
             s.pending = s.memory ? { s: stepTaken, gradBefore: s.grad! } : null;
-            Object.assign(s, { eps: trials[q]!.eps, x: trials[q]!.x, r, loss, grad: null });
+            Object.assign(s, { eps: trials[q]!.eps, x: trials[q]!.x, loss, grad: null });
+            if (v.gradient) takeGradient(s, v.gradient[q]!);
             // Plain descent tries a longer step next time; L-BFGS scales its own directions.
             if (!s.memory) s.gamma = e.t * 2;
             s.iterations++;
@@ -244,11 +265,18 @@ export function preciseInversion(options: PreciseInvOptions): StepSolver {
       }
     }
 
+    // An image that never descended (maxIters 0) still reports the residual of its answer.
+    const unknown = states.flatMap((s, j) => (s.loss === null ? [j] : []));
+    if (unknown.length > 0) {
+      const v = await evaluate(unknown, unknown.map((j) => states[j]!.x), false);
+      unknown.forEach((j, q) => (states[j]!.loss = v.loss[q]!));
+    }
+
     return {
       x: states.map((s) => s.x),
       iterations: states.map((s) => s.iterations),
-      residual: states.map((s) => s.loss / (alphaTarget * alphaTarget)),
-      converged: states.map((s) => s.loss < threshold),
+      residual: states.map((s) => s.loss! / (alphaTarget * alphaTarget)),
+      converged: states.map((s) => s.loss! < threshold),
     };
   };
 }
