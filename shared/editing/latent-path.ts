@@ -5,8 +5,10 @@
  * the sampler never saw. Spherical interpolation (slerp) follows the great circle instead and
  * keeps the norm, so every frame is a latent the model expects.
  */
-export type InterpolationMode = 'slerp' | 'linear';
-export const INTERPOLATION_MODES: readonly InterpolationMode[] = ['slerp', 'linear'];
+import { INTERPOLATION_MODES } from '../contracts/render-job.ts';
+
+export { INTERPOLATION_MODES };
+export type InterpolationMode = (typeof INTERPOLATION_MODES)[number];
 
 /** Below this angle (radians) slerp's sin(theta) divisor loses precision: the chord is the arc. */
 const PARALLEL_ANGLE = 1e-4;
