@@ -451,17 +451,18 @@ export class QueueWorker {
       return log.warn('lease lost to another worker; its run continues there');
     }
     if (result?.ok) {
-      const rendered = 'files' in result ? result : undefined;
-      const metrics = 'metrics' in result ? result.metrics : null;
-      const outputs = await (rendered ? writeRenderResults(this.deps.objects, job, rendered.files) : writeResults(this.deps.objects, job, (result as Extract<InversionResult, { ok: true }>).outputs, metrics!)).catch((error: unknown) => {
+      const write = 'files' in result ? writeRenderResults(this.deps.objects, job, result.files) : writeResults(this.deps.objects, job, result.outputs, result.metrics);
+      const outputs = await write.catch((error: unknown) => {
         throw new Error(`writing the results under 'results/${job.id}/' failed: ${errorText(error)}`);
       });
+      // Renders have no inversion metrics; their cost is counted all the same.
+      const metrics = 'files' in result ? null : result.metrics;
+      const { seconds, modelEvals } = 'files' in result ? result : result.metrics;
       const done = await update((j) => succeed(j, this.workerId, this.now(), outputs, metrics));
       await this.checkpoints.clear(job.id);
       await queue.delete(message.receiptHandle);
       if (!done?.changed) return log.warn('finished, but the job changed meanwhile; its record was left as is', { status: done?.record.value.status });
       this.counters.jobsSucceeded++;
-      const { seconds, modelEvals } = rendered ?? metrics!;
       this.counters.modelEvals += modelEvals;
       log.info('job succeeded', { seconds, modelEvals, counters: this.counters });
       return this.notify(job.id);
