@@ -1,5 +1,7 @@
 /** The `preciseinv` command line: dispatches to one module per command. */
+import { EDIT_USAGE, editCommand } from './edit-command.ts';
 import { gradcheckCommand } from './gradcheck-command.ts';
+import { INTERPOLATE_USAGE, interpolateCommand } from './interpolate-command.ts';
 import { invertCommand } from './invert-command.ts';
 import { modelsCommand } from './models-command.ts';
 import { prepareCommand } from './prepare-command.ts';
@@ -8,6 +10,8 @@ import { UsageError } from './usage-error.ts';
 
 const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
   invert: { summary: 'invert <images...> [--model M] [--method preciseinv|ddim|fixed-point] [--steps T] [--eta E] [--max-iters K] [--descent hybrid|lbfgs|gradient] [--prompt P] [--guidance W] [--out DIR] [--json]', run: invertCommand },
+  edit: { summary: EDIT_USAGE, run: editCommand },
+  interpolate: { summary: INTERPOLATE_USAGE, run: interpolateCommand },
   models: { summary: 'models [--json]                 list the model registry', run: modelsCommand },
   prepare: { summary: 'prepare <model-dir>            build the denoiser gradient graph (model_vjp.onnx)', run: prepareCommand },
   serve: { summary: 'serve [--port P] [--data-dir D] [--model M]  the API and a worker on this machine (default model: tiny)', run: serveCommand },

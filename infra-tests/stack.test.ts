@@ -284,15 +284,15 @@ describe('least privilege', () => {
     ]);
   });
 
-  it('scopes each worker to its model folder and uploads, plus the shared job prefixes', () => {
+  it('scopes each worker to its model folder and uploads, plus the shared job prefixes and the results renders read', () => {
     for (const model of modelRegistry) {
       const role = logicalId(fleetOf(model.id).taskDefinition.taskRole);
       const reads = roleStatements(role, 's3:GetObject').flatMap(objectPrefixes).sort();
       const writes = roleStatements(role, 's3:PutObject').flatMap(objectPrefixes).sort();
-      expect(reads).toEqual(['checkpoints/*', 'jobs/*', `models/${model.id}/*`, `uploads/${model.id}/*`].sort());
+      expect(reads).toEqual(['checkpoints/*', 'jobs/*', `models/${model.id}/*`, 'results/*', `uploads/${model.id}/*`].sort());
       expect(writes).toEqual(['checkpoints/*', 'jobs/*', 'results/*']);
       const listed = roleStatements(role, 's3:ListBucket').map((s) => s.Condition.StringLike['s3:prefix']).flat().sort();
-      expect(listed).toEqual(['checkpoints/*', 'jobs/*', `models/${model.id}/*`, `uploads/${model.id}/*`].sort());
+      expect(listed).toEqual(['checkpoints/*', 'jobs/*', `models/${model.id}/*`, 'results/*', `uploads/${model.id}/*`].sort());
     }
   });
 

@@ -195,6 +195,8 @@ export class ModelFleet extends Construct {
       storage.grantWritePrefix(taskRole, prefix);
     }
     storage.grantWritePrefix(taskRole, 'results/');
+    // Render and interpolation jobs read the latents (and trajectories) of earlier inversions.
+    storage.grantReadPrefix(taskRole, 'results/');
     jobQueue.queue.grantConsumeMessages(taskRole);
     // Reads and re-hides dead letters (never deletes them): they stay for the DLQ alarm and for inspection.
     jobQueue.deadLetterQueue.grant(taskRole, 'sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl');

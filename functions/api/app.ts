@@ -15,6 +15,7 @@ import { registerJobStepRoutes } from './routes/job-steps.ts';
 import { registerJobRoutes } from './routes/jobs.ts';
 import { registerLocalObjectRoutes } from './routes/local-objects.ts';
 import { registerModelRoutes } from './routes/models.ts';
+import { registerRenderRoutes } from './routes/renders.ts';
 
 /** JSON bodies; the largest legitimate one is an import naming 1000 keys. */
 export const MAX_JSON_BODY_BYTES = 1024 * 1024;
@@ -49,6 +50,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   registerJobRoutes(app, deps);
   registerJobStepRoutes(app, deps);
   registerBatchRoutes(app, deps);
+  registerRenderRoutes(app, deps);
   if (deps.localSigner) registerLocalObjectRoutes(app, deps, deps.localSigner);
   if (deps.console) registerConsoleRoutes(app, deps, deps.console);
 

@@ -1,7 +1,8 @@
 /** Building job records and the views the API returns for them (presigned upload and output URLs). */
 import { createHash, randomBytes } from 'node:crypto';
-import { JobId, type Job } from '../../shared/contracts/job.ts';
-import { OutputName, type InputContentType, type InversionParams } from '../../shared/contracts/job-request.ts';
+import { JobId, JobOutputName, type Job } from '../../shared/contracts/job.ts';
+import type { InversionParams } from '../../shared/contracts/job-request.ts';
+import type { RenderWork } from '../../shared/contracts/render-job.ts';
 import { toJobView, type JobView, type PresignedUpload } from '../../shared/contracts/job-view.ts';
 import type { JobStatus } from '../../shared/contracts/job-status.ts';
 import type { ModelManifest } from '../../shared/contracts/model-manifest.ts';
@@ -41,7 +42,9 @@ export interface NewJob {
   model: string;
   batchId: string | null;
   params: InversionParams;
-  input: { key: string; contentType: InputContentType };
+  input: Job['input'];
+  /** Render and interpolation jobs only. */
+  render?: RenderWork;
   webhook: string | null;
   status: Extract<JobStatus, 'awaiting_upload' | 'queued'>;
   requestHash: string;
@@ -57,6 +60,7 @@ export function newJobRecord(spec: NewJob): Job {
     batchId: spec.batchId,
     params: spec.params,
     input: spec.input,
+    ...(spec.render ? { render: spec.render } : {}),
     webhook: spec.webhook,
     status: spec.status,
     progress: null,
@@ -86,7 +90,7 @@ export async function presignUpload(deps: ApiDeps, job: Job): Promise<PresignedU
 export async function viewJob(deps: ApiDeps, job: Job): Promise<JobView> {
   const links: JobView['outputs'] = {};
   if (job.status === 'succeeded') {
-    for (const name of OutputName.options) {
+    for (const name of JobOutputName.options) {
       const key = job.outputs[name];
       if (key) links[name] = { key, url: await deps.objects.presignGet(key, deps.downloadExpiresInSeconds) };
     }

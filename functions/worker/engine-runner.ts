@@ -22,6 +22,8 @@ import { chooseExecutionProviders, type ExecutionProviderChoice } from '../../sh
 import { checkpointForRun, encodeCheckpoint, type CheckpointRun } from './engine-checkpoint.ts';
 import type { Checkpoint, InversionResult, InversionRunner, InversionTask } from './inversion-runner.ts';
 import type { ModelCache } from './model-cache.ts';
+import { runRenderTask } from './render-runner.ts';
+import type { RenderTask, RenderTaskResult } from './render-task.ts';
 import { jsonLogger, type Logger } from './worker-logger.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -98,6 +100,18 @@ export class EngineRunner implements InversionRunner {
       for (const task of group) out.push(...(await this.runIsolated([task])));
       return out;
     }
+  }
+
+  /** A render or interpolation job, on the same opened pipeline as the model's inversions. */
+  async render(task: RenderTask): Promise<RenderTaskResult> {
+    let pipeline: DiffusionPipeline;
+    try {
+      pipeline = (await this.open(task.job.model, false)).pipeline;
+    } catch (error) {
+      const unavailable = error instanceof ModelUnavailableError;
+      return { ok: false, retryable: !unavailable, error: { code: unavailable ? 'model_unavailable' : 'engine_error', message: (error as Error).message } };
+    }
+    return runRenderTask(pipeline, task);
   }
 
   /** Opens a model ahead of its first job (downloading it and building its gradient graph if needed). */

@@ -16,6 +16,7 @@
 import type { JobError } from '../../shared/contracts/job.ts';
 import type { Job } from '../../shared/contracts/job.ts';
 import type { JobMetrics } from '../../shared/contracts/job-metrics.ts';
+import type { RenderTask, RenderTaskResult } from './render-task.ts';
 
 /** Engine state after `step` of `totalSteps` timesteps (opaque to the worker, e.g. safetensors bytes). */
 export interface Checkpoint {
@@ -57,5 +58,7 @@ export interface InversionRunner {
   /** Jobs with equal keys may share one run(); the engine decides, since only it knows what a batch shares. */
   batchKey(job: Job): string;
   run(tasks: readonly InversionTask[]): Promise<InversionResult[]>;
+  /** Render and interpolation jobs (render-task.ts); a runner without it fails them. */
+  render?(task: RenderTask): Promise<RenderTaskResult>;
 }
 

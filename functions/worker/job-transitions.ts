@@ -3,9 +3,8 @@
  * undefined when the change does not apply, so JsonRecordStore.update leaves the record alone:
  * that is how a duplicate delivery or a stale worker is kept from touching a job.
  */
-import type { Job, JobError, JobProgress } from '../../shared/contracts/job.ts';
+import type { Job, JobError, JobOutputName, JobProgress } from '../../shared/contracts/job.ts';
 import type { JobMetrics } from '../../shared/contracts/job-metrics.ts';
-import type { OutputName } from '../../shared/contracts/job-request.ts';
 import { assertTransition, isTerminal } from '../../shared/contracts/job-status.ts';
 
 const leaseLive = (job: Job, now: Date): boolean => job.lease !== null && Date.parse(job.lease.expiresAt) > now.getTime();
@@ -39,8 +38,10 @@ export function release(job: Job, workerId: string, error: JobError | null = nul
   return { ...job, status: 'queued', lease: null, error };
 }
 
-export function succeed(job: Job, workerId: string, now: Date, outputs: Partial<Record<OutputName, string>>, metrics: JobMetrics): Job | undefined {
+export function succeed(job: Job, workerId: string, now: Date, outputs: Partial<Record<JobOutputName, string>>, metrics: JobMetrics | null): Job | undefined {
   if (!leasedBy(job, workerId)) return undefined;
+  // A render counts its own steps (an interpolation every frame's); an inversion its timesteps.
+  const total = job.render ? (job.progress?.totalSteps ?? job.params.steps) : job.params.steps;
   return {
     ...job,
     status: 'succeeded',
@@ -48,7 +49,7 @@ export function succeed(job: Job, workerId: string, now: Date, outputs: Partial<
     error: null,
     outputs,
     metrics,
-    progress: { step: job.params.steps, totalSteps: job.params.steps },
+    progress: { step: total, totalSteps: total },
     timings: { ...job.timings, finishedAt: now.toISOString() },
   };
 }

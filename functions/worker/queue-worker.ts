@@ -16,7 +16,8 @@ import type { ObjectStore, StoredObject } from '../../shared/platform/object-sto
 import { CheckpointStore } from './checkpoint-store.ts';
 import type { Checkpoint, InversionResult, InversionRunner, InversionTask, StepCheckpoint } from './inversion-runner.ts';
 import { abandon, claim, fail, release, renewLease, succeed } from './job-transitions.ts';
-import { writeResults } from './result-writer.ts';
+import type { RenderTaskResult } from './render-task.ts';
+import { writeRenderResults, writeResults } from './result-writer.ts';
 import type { JobGuard } from './task-protection.ts';
 import type { WebhookSender } from './webhook-sender.ts';
 import { newCounters, type WorkerCounters } from './worker-counters.ts';
@@ -166,8 +167,10 @@ export class QueueWorker {
           this.deps.logger.error('admitting a message failed; it is redelivered when its visibility lapses', { messageId: messages[i]!.id, error: errorText(outcome.reason) });
         }
       });
+      // Render and interpolation jobs run one at a time, on the same settle path.
+      for (const c of claimed.filter((c) => c.job.render)) await this.runRender(c);
       const groups = new Map<string, Claimed[]>();
-      for (const c of claimed) groups.set(runner.batchKey(c.job), [...(groups.get(runner.batchKey(c.job)) ?? []), c]);
+      for (const c of claimed.filter((c) => !c.job.render)) groups.set(runner.batchKey(c.job), [...(groups.get(runner.batchKey(c.job)) ?? []), c]);
       for (const group of groups.values()) await this.runGroup(group);
     } finally {
       // Nothing this cycle claimed may outlive it: a job left active would be heartbeaten and keep
@@ -321,6 +324,38 @@ export class QueueWorker {
     );
   }
 
+  /** Reads a render job's source latents (and trajectory), renders, and settles it. */
+  private async runRender(claimed: Claimed): Promise<void> {
+    if (claimed.controller.signal.aborted) return this.settle(claimed, undefined, claimed.controller.signal.reason as AbortReason);
+    const { job } = claimed;
+    const work = job.render!;
+    const render = this.deps.runner.render?.bind(this.deps.runner);
+    if (!render) return this.settle(claimed, { ok: false, retryable: false, error: { code: 'unsupported', message: 'this worker runs inversions only' } });
+    const sources = [];
+    for (const source of work.kind === 'render' ? [work.source] : work.sources) {
+      try {
+        const latent = await this.deps.objects.get(source.latent);
+        const trajectory = source.trajectory ? await this.deps.objects.get(source.trajectory) : undefined;
+        if (!latent || (source.trajectory && !trajectory)) {
+          return this.settle(claimed, { ok: false, retryable: false, error: { code: 'input_missing', message: `the results of job '${source.job}' are gone (no '${!latent ? source.latent : source.trajectory}')` } });
+        }
+        sources.push({ latent: latent.body, ...(trajectory ? { trajectory: trajectory.body } : {}) });
+      } catch (error) {
+        return this.settle(claimed, { ok: false, retryable: true, error: { code: 'storage_error', message: `reading the results of job '${source.job}' failed: ${errorText(error)}` } });
+      }
+    }
+    let lastWrite = 0;
+    const onProgress = (step: number, totalSteps: number) => {
+      if (Date.now() - lastWrite < (this.options.progressIntervalMs ?? 1000) && step < totalSteps) return;
+      lastWrite = Date.now();
+      void this.renew(claimed, { step, totalSteps }).catch((error: unknown) => this.deps.logger.warn('recording progress failed', { jobId: job.id, error: errorText(error) }));
+    };
+    const started = performance.now();
+    const result = await render({ job, sources, onProgress, signal: claimed.controller.signal });
+    this.counters.inversionSeconds += (performance.now() - started) / 1000;
+    await this.settle(claimed, result, claimed.controller.signal.aborted ? (claimed.controller.signal.reason as AbortReason) : undefined);
+  }
+
   /** Persists each step's checkpoint, then records progress and renews the lease (throttled). */
   private stepHandler(claimed: Claimed): (step: StepCheckpoint) => Promise<void> {
     let lastWrite = 0;
@@ -363,7 +398,7 @@ export class QueueWorker {
    * failed on its last attempt. Either way the job leaves the active set, which stops its heartbeat
    * and lifts the task's scale-in protection once nothing else runs.
    */
-  private async settle(claimed: Claimed, result: InversionResult | undefined, aborted?: AbortReason): Promise<void> {
+  private async settle(claimed: Claimed, result: InversionResult | RenderTaskResult | undefined, aborted?: AbortReason): Promise<void> {
     const log = this.deps.logger.child({ jobId: claimed.job.id, messageId: claimed.message.id });
     try {
       await this.settleClaimed(claimed, result, aborted);
@@ -382,7 +417,7 @@ export class QueueWorker {
     }
   }
 
-  private async settleClaimed(claimed: Claimed, result: InversionResult | undefined, aborted?: AbortReason): Promise<void> {
+  private async settleClaimed(claimed: Claimed, result: InversionResult | RenderTaskResult | undefined, aborted?: AbortReason): Promise<void> {
     const { jobs, queue, logger } = this.deps;
     const { job, message } = claimed;
     const log = logger.child({ jobId: job.id, messageId: message.id });
@@ -416,16 +451,20 @@ export class QueueWorker {
       return log.warn('lease lost to another worker; its run continues there');
     }
     if (result?.ok) {
-      const outputs = await writeResults(this.deps.objects, job, result.outputs, result.metrics).catch((error: unknown) => {
+      const write = 'files' in result ? writeRenderResults(this.deps.objects, job, result.files) : writeResults(this.deps.objects, job, result.outputs, result.metrics);
+      const outputs = await write.catch((error: unknown) => {
         throw new Error(`writing the results under 'results/${job.id}/' failed: ${errorText(error)}`);
       });
-      const done = await update((j) => succeed(j, this.workerId, this.now(), outputs, result.metrics));
+      // Renders have no inversion metrics; their cost is counted all the same.
+      const metrics = 'files' in result ? null : result.metrics;
+      const { seconds, modelEvals } = 'files' in result ? result : result.metrics;
+      const done = await update((j) => succeed(j, this.workerId, this.now(), outputs, metrics));
       await this.checkpoints.clear(job.id);
       await queue.delete(message.receiptHandle);
       if (!done?.changed) return log.warn('finished, but the job changed meanwhile; its record was left as is', { status: done?.record.value.status });
       this.counters.jobsSucceeded++;
-      this.counters.modelEvals += result.metrics.modelEvals;
-      log.info('job succeeded', { seconds: result.metrics.seconds, modelEvals: result.metrics.modelEvals, counters: this.counters });
+      this.counters.modelEvals += modelEvals;
+      log.info('job succeeded', { seconds, modelEvals, counters: this.counters });
       return this.notify(job.id);
     }
     const error: JobError = result && !result.ok ? result.error : { code: 'engine_error', message: 'no result' };

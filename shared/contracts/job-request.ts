@@ -20,7 +20,7 @@ export const OUTPUT_FILES: Record<OutputName, string> = {
 export const InputContentType = z.enum(['image/png', 'image/jpeg', 'image/webp']);
 export type InputContentType = z.infer<typeof InputContentType>;
 
-const webhookUrl = z.url({ protocol: /^https?$/ }).max(2048);
+export const WebhookUrl = z.url({ protocol: /^https?$/ }).max(2048);
 
 export const InversionParams = InversionDefaults.extend({
   prompt: z.string().max(2000),
@@ -40,7 +40,7 @@ export type InversionParamsInput = z.infer<typeof InversionParamsInput>;
 export const JobRequest = InversionParamsInput.extend({
   model: ModelId,
   contentType: InputContentType.default('image/png').describe('type of the image to upload; any image/* type is accepted by the upload form'),
-  webhook: webhookUrl.optional().describe('called with the finished job (HMAC-signed) on success, failure or cancellation'),
+  webhook: WebhookUrl.optional().describe('called with the finished job (HMAC-signed) on success, failure or cancellation'),
 })
   .strict()
   .meta({ id: 'JobRequest' });

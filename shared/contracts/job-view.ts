@@ -1,7 +1,6 @@
 /** A job as the API shows it: the record without its internals, plus presigned URLs where they apply. */
 import { z } from 'zod';
-import { Job, type Job as JobRecord } from './job.ts';
-import { OutputName } from './job-request.ts';
+import { Job, JobOutputName, type Job as JobRecord } from './job.ts';
 
 export const PresignedUpload = z
   .object({
@@ -17,7 +16,7 @@ export const OutputLink = z.object({ key: z.string(), url: z.string() });
 
 export const JobView = Job.omit({ owner: true, lease: true, requestHash: true, outputs: true })
   .extend({
-    outputs: z.partialRecord(OutputName, OutputLink).describe('presigned GET URLs, once succeeded'),
+    outputs: z.partialRecord(JobOutputName, OutputLink).describe('presigned GET URLs, once succeeded'),
     upload: PresignedUpload.optional().describe('present while the job awaits its image'),
   })
   .meta({ id: 'Job' });

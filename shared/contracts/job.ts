@@ -7,6 +7,11 @@ import { JobMetrics } from './job-metrics.ts';
 import { InputContentType, InversionParams, OutputName } from './job-request.ts';
 import { JobStatus } from './job-status.ts';
 import { ModelId } from './model-manifest.ts';
+import { LATENT_CONTENT_TYPE, RenderOutputName, RenderWork } from './render-job.ts';
+
+/** Every output a job of any kind may write. */
+export const JobOutputName = z.enum([...OutputName.options, ...RenderOutputName.options]);
+export type JobOutputName = z.infer<typeof JobOutputName>;
 
 export const JobId = z.string().regex(/^[a-z0-9][a-z0-9-]{5,80}$/, 'a job id from this service');
 
@@ -34,8 +39,12 @@ export const Job = z.object({
   owner: z.string(),
   model: ModelId,
   batchId: z.string().nullable(),
+  /** An inversion's parameters; for render and interpolation jobs, those of the (first) source inversion, whose sampler they re-run. */
   params: InversionParams,
-  input: z.object({ key: z.string(), contentType: InputContentType }),
+  /** What the job starts from: an inversion's uploaded image; a render's source latent (an interpolation's first). */
+  input: z.object({ key: z.string(), contentType: z.union([InputContentType, z.literal(LATENT_CONTENT_TYPE)]) }),
+  /** Present on render and interpolation jobs only: what to render from which inversions. */
+  render: RenderWork.optional(),
   webhook: z.string().nullable(),
   status: JobStatus,
   progress: JobProgress.nullable(),
@@ -44,7 +53,7 @@ export const Job = z.object({
   error: JobError.nullable(),
   timings: JobTimings,
   /** Object keys of the written outputs, once succeeded. */
-  outputs: z.partialRecord(OutputName, z.string()),
+  outputs: z.partialRecord(JobOutputName, z.string()),
   metrics: JobMetrics.nullable(),
   lease: z.object({ workerId: z.string(), expiresAt: isoTime }).nullable(),
   /** Hash of the request that created the job, so a repeated Idempotency-Key with another body is refused. */

@@ -197,7 +197,11 @@ export async function invertImages(
         ...(descent ? { descent } : {}),
         guidance: params.guidance,
         prompt: params.prompt,
+        // The unconditional branch of the inversion is the empty prompt.
+        negativePrompt: '',
         seed: params.seed,
+        width,
+        height,
       };
       for (const [j, p] of batch.entries()) {
         if (p.input.signal?.aborted) {

@@ -56,13 +56,25 @@ export async function invert(solver: StepSolver, denoiser: Denoiser, x0: Float32
   return { latents: current, trajectories, steps };
 }
 
+export interface ReconstructOptions {
+  /** Start from x_K (given in place of x_T) and run the plan's last K steps; default T. */
+  fromStep?: number;
+  /** Called after each sampler step (1-based count of steps run so far). */
+  onStep?: (done: number, of: number) => void;
+  /** Checked before every step. */
+  signal?: AbortSignal;
+}
+
 /** Runs the sampler from x_T (with the recorded z_i) down to the clean latent. */
-export async function reconstruct(denoiser: Denoiser, xT: Float32Array[], plan: SamplingPlan, seed: number): Promise<Float32Array[]> {
+export async function reconstruct(denoiser: Denoiser, xT: Float32Array[], plan: SamplingPlan, seed: number, options: ReconstructOptions = {}): Promise<Float32Array[]> {
   const T = plan.steps.length;
+  const fromStep = options.fromStep ?? T;
+  if (!Number.isInteger(fromStep) || fromStep < 1 || fromStep > T) throw new RangeError(`fromStep must be an integer in 1..${T}, got ${fromStep}`);
   const n = denoiser.sampleSize;
   const rows = xT.map((_, j) => j);
   let x = xT;
-  for (let q = 0; q < T; q++) {
+  for (let q = T - fromStep; q < T; q++) {
+    options.signal?.throwIfAborted();
     const step = plan.steps[q]!;
     const i = T - q;
     const batch = new Float32Array(x.length * n);
@@ -74,6 +86,7 @@ export async function reconstruct(denoiser: Denoiser, xT: Float32Array[], plan: 
       for (let k = 0; k < n; k++) out[k] = step.a * xi[k]! + step.b * m[j * n + k]! + (z ? step.s * z[k]! : 0);
       return out;
     });
+    options.onStep?.(q - (T - fromStep) + 1, fromStep);
   }
   return x;
 }

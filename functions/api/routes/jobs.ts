@@ -11,7 +11,7 @@ import { checkWebhook, findModel, newJobRecord, ownedJob, randomId, requestHash,
 import { problemResponses } from './problem-responses.ts';
 import { checkSolverBounds } from '../solver-bounds.ts';
 
-const IdempotencyHeaders = z.object({
+export const IdempotencyHeaders = z.object({
   'idempotency-key': z
     .string()
     .min(1)

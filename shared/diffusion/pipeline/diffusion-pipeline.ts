@@ -98,8 +98,13 @@ export class DiffusionPipeline {
     return out;
   }
 
-  async conditioning(prompts: string[], guidance: number, size: { height: number; width: number }): Promise<Record<string, ConditioningInput>> {
-    return encodeConditioning(this.stacks, { prompts, inputs: this.conditioningInputs(), guidance, size, forceZerosForEmptyPrompt: this.forceZeros });
+  async conditioning(prompts: string[], guidance: number, size: { height: number; width: number }, negativePrompt = ''): Promise<Record<string, ConditioningInput>> {
+    return encodeConditioning(this.stacks, { prompts, inputs: this.conditioningInputs(), guidance, size, negativePrompt, forceZerosForEmptyPrompt: this.forceZeros });
+  }
+
+  /** Whether the denoiser takes text conditioning at all (an unconditional model ignores prompts). */
+  get takesText(): boolean {
+    return 'encoder_hidden_states' in this.conditioningInputs();
   }
 
   /** LCM-style models take the guidance scale as an input instead of running two branches. */

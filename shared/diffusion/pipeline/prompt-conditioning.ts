@@ -7,7 +7,8 @@
  * - LCM: timestep_cond = the guidance embedding (the distilled model takes w as an input);
  * - SD3: CLIP penultimate states concatenated, zero-padded to the T5 width, then T5's states
  *   appended along the sequence; pooled_projections = both CLIP pooled outputs concatenated.
- * The unconditional branch is the empty prompt (zeros for SDXL when the pipeline forces them).
+ * The unconditional branch is the negative prompt, by default the empty one (zeros for SDXL when
+ * the pipeline forces them for an empty prompt).
  */
 import type { ConditioningInput } from '../onnx-denoiser.ts';
 import type { EncodedText, TextEncoder } from '../components/text-encoder.ts';
@@ -27,6 +28,8 @@ export interface ConditioningRequest {
   /** Names and per-image dims (without batch) of the denoiser's conditioning inputs; null = symbolic. */
   inputs: Record<string, (number | null)[]>;
   guidance: number;
+  /** The unconditional branch's prompt ('' when absent). */
+  negativePrompt?: string;
   /** Pixel size of the images, for SDXL time_ids. */
   size: { height: number; width: number };
   forceZerosForEmptyPrompt: boolean;
@@ -78,7 +81,9 @@ function concatFeatures(parts: { data: Float32Array; width: number }[], length: 
 export async function encodeConditioning(stacks: (TextStack | undefined)[], req: ConditioningRequest): Promise<Record<string, ConditioningInput>> {
   const result: Record<string, ConditioningInput> = {};
   const want = req.inputs;
-  const texts = [...req.prompts, ''];
+  const negative = req.negativePrompt ?? '';
+  const texts = [...req.prompts, negative];
+  const zerosForUnconditional = req.forceZerosForEmptyPrompt && negative === '';
   const n = req.prompts.length;
   const [s1, s2, s3] = stacks;
   const split = (t: EncodedText, declared: (number | null)[], name: string): ConditioningInput => {
@@ -92,7 +97,7 @@ export async function encodeConditioning(stacks: (TextStack | undefined)[], req:
     return {
       dims,
       perImage: req.prompts.map((_, j) => row(t, j)),
-      unconditional: req.forceZerosForEmptyPrompt ? new Float32Array(expected) : row(t, n),
+      unconditional: zerosForUnconditional ? new Float32Array(expected) : row(t, n),
     };
   };
 

@@ -1,7 +1,7 @@
 /**
  * latent.safetensors: x_T as float32 [1, C, h, w] under the name "latent", with the metadata a
- * reconstruction needs (model, sampler, steps, method, eta, seed, ...). trajectory.safetensors
- * holds x_1..x_T as "x_1", ..., "x_T".
+ * reconstruction or a render needs (model, sampler, steps, seed, prompt, guidance, image size, ...).
+ * trajectory.safetensors holds x_1..x_T as "x_1", ..., "x_T".
  */
 import { z } from 'zod';
 import { float32Tensor, parseSafetensors, serializeSafetensors, tensorToFloat64 } from '../../formats/safetensors.ts';
@@ -19,7 +19,12 @@ export const LatentMetadata = z.object({
   descent: z.enum(['hybrid', 'lbfgs', 'gradient']).optional(),
   guidance: z.number(),
   prompt: z.string(),
+  /** The unconditional branch's prompt; files written before it was recorded used ''. */
+  negativePrompt: z.string().optional(),
   seed: z.number().int(),
+  /** Pixel size of the inverted image (older files: the latent's size times the VAE's downscale). */
+  width: z.number().int().positive().optional(),
+  height: z.number().int().positive().optional(),
 });
 export type LatentMetadata = z.infer<typeof LatentMetadata>;
 
@@ -31,7 +36,7 @@ function toStrings(meta: LatentMetadata): Record<string, string> {
 function fromStrings(raw: Record<string, string>): LatentMetadata {
   const decoded = Object.fromEntries(
     Object.entries(raw).map(([k, v]) => {
-      if (k === 'model' || k === 'sampler' || k === 'predictionType' || k === 'method' || k === 'descent' || k === 'prompt') return [k, v];
+      if (k === 'model' || k === 'sampler' || k === 'predictionType' || k === 'method' || k === 'descent' || k === 'prompt' || k === 'negativePrompt') return [k, v];
       try {
         return [k, JSON.parse(v)];
       } catch {
@@ -56,4 +61,18 @@ export function decodeLatentFile(bytes: Uint8Array, source = 'latent.safetensors
 export function encodeTrajectoryFile(trajectory: readonly Float32Array[], dims: number[], meta: LatentMetadata): Uint8Array {
   const tensors = Object.fromEntries(trajectory.map((x, i) => [`x_${i + 1}`, float32Tensor(x, [1, ...dims])]));
   return serializeSafetensors(tensors, toStrings(meta));
+}
+
+export function decodeTrajectoryFile(bytes: Uint8Array, source = 'trajectory.safetensors'): { trajectory: Float32Array[]; dims: number[]; meta: LatentMetadata } {
+  const file = parseSafetensors(bytes, source);
+  const meta = fromStrings(file.metadata);
+  const trajectory: Float32Array[] = [];
+  let dims: number[] = [];
+  for (let i = 1; i <= meta.steps; i++) {
+    const t = file.tensors.get(`x_${i}`);
+    if (!t) throw new Error(`${source} has no tensor named 'x_${i}' (a trajectory of ${meta.steps} steps holds x_1..x_${meta.steps})`);
+    dims = t.shape.slice(1);
+    trajectory.push(Float32Array.from(tensorToFloat64(t)));
+  }
+  return { trajectory, dims, meta };
 }
