@@ -6,9 +6,9 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { modelRegistry } from '../models/registry.ts';
-import { startServer } from '../functions/api/server.ts';
+import { startServer } from '../functions/local/local-server.ts';
 import { EngineRunner } from '../functions/worker/engine-runner.ts';
-import { jsonLogger } from '../functions/worker/worker-logger.ts';
+import { createLogger } from '../shared/platform/logger.ts';
 import type { ResolutionRule } from '../shared/diffusion/image/prepare-image.ts';
 import { defineCommand, value } from './options/command-spec.ts';
 import { parseOptionValue } from './options/parse-command.ts';
@@ -55,7 +55,7 @@ export const serveCommand = defineCommand(
     mkdirSync(dataDir, { recursive: true });
     // Keeps the default data folder (inside a checkout) out of git status.
     if (!existsSync(join(dataDir, '.gitignore'))) writeFileSync(join(dataDir, '.gitignore'), '*\n');
-    const logger = jsonLogger({ service: 'preciseinv-engine' });
+    const logger = createLogger({ service: 'preciseinv-engine' });
     const runner = new EngineRunner({ modelDirs: { [model.id]: model.dir }, ...(model.resolution ? { resolutions: { [model.id]: model.resolution } } : {}), maxBatchSize: batch, logger });
     // Opening (and, once, building the gradient graph) now makes a broken model fail here, not on the first job.
     await runner.warm(model.id);

@@ -5,6 +5,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { z } from 'zod';
+import type { Logger } from '../../shared/platform/logger.ts';
 import { InvalidObjectKeyError } from '../../shared/platform/object-store.ts';
 import { PROBLEM_CONTENT_TYPE, type Problem, type ProblemIssue } from '../../shared/contracts/problem.ts';
 
@@ -56,7 +57,7 @@ export function problemResponse(c: Context, problem: ApiProblem): Response {
 }
 
 /** Maps anything thrown in a handler to a problem; unknown errors are logged and answered 500 without internals. */
-export function toApiProblem(error: unknown): ApiProblem {
+export function toApiProblem(error: unknown, log: Logger): ApiProblem {
   if (error instanceof ApiProblem) return error;
   if (error instanceof InvalidObjectKeyError) return new ApiProblem(400, 'invalid-object-key', error.message);
   if (error instanceof HTTPException) {
@@ -71,7 +72,7 @@ export function toApiProblem(error: unknown): ApiProblem {
     const slug = error.status === 413 ? 'body-too-large' : error.status === 400 ? 'malformed-request' : 'http-error';
     return new ApiProblem(error.status, slug, error.message || TITLES[error.status] || 'request refused');
   }
-  console.error(JSON.stringify({ level: 'error', msg: 'unhandled API error', error: error instanceof Error ? (error.stack ?? error.message) : String(error) }));
+  log.error('unhandled API error', { error });
   return new ApiProblem(500, 'internal', 'the request failed inside the service; retry, and report it if it persists');
 }
 

@@ -26,7 +26,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     },
   });
 
-  app.onError((error, c) => problemResponse(c, toApiProblem(error)));
+  app.onError((error, c) => problemResponse(c, toApiProblem(error, deps.logger)));
   app.notFound((c) => problemResponse(c, new ApiProblem(404, 'not-found', `no route ${c.req.method} ${c.req.path}; see /openapi.json`)));
 
   const jsonLimit = bodyLimit({

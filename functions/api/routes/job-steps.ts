@@ -25,7 +25,7 @@ const getJobSteps = createRoute({
 export function registerJobStepRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
   app.openapi(getJobSteps, async (c) => {
     const { value: job } = await ownedJob(deps, c.req.valid('param').id, c.get('owner'));
-    const steps = await readJobSteps(deps.objects, job);
+    const steps = await readJobSteps(deps.objects, job, deps.logger);
     return c.json({ id: job.id, status: job.status, progress: job.progress, eta: job.params.eta, steps }, 200);
   });
 }
