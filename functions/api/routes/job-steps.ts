@@ -19,7 +19,7 @@ const getJobSteps = createRoute({
   summary: 'Per-timestep residual, iterations and model evaluations of a job, as far as it has run',
   description: 'Poll with backoff while the job runs; `steps` grows by one entry per completed timestep.',
   request: { params: z.object({ id: z.string().describe('job id') }) },
-  responses: { 200: { description: 'the steps so far', content: { 'application/json': { schema: JobSteps } } }, 401: problemResponses[401], 404: problemResponses[404] },
+  responses: { 200: { description: 'the steps so far', content: { 'application/json': { schema: JobSteps } } }, 401: problemResponses[401], 404: problemResponses[404], 429: problemResponses[429], 500: problemResponses[500] },
 });
 
 export function registerJobStepRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
