@@ -139,7 +139,7 @@ describe('the web console in Chromium', () => {
     const [accepted, refused] = [jobs.nth(0), jobs.nth(1)];
     expect(await accepted.locator('h3').textContent()).toBe('chelsea-small.png');
     expect(await accepted.getAttribute('data-job-id')).toMatch(/^b-[0-9a-f]{24}-0000$/);
-    await expect.poll(() => refused.locator('.error').textContent()).toBe(`The upload was refused: Content too large (413): the upload exceeds ${limit} bytes`);
+    await expect.poll(() => refused.locator('.error').textContent()).toBe(`The upload was refused: Upload too large (413): the upload exceeds ${limit} bytes`);
     expect(await refused.locator('.status').getAttribute('data-status')).toBe('awaiting_upload');
     await page.screenshot({ path: join(SCREENSHOTS, 'upload-refused.png'), fullPage: true });
 
