@@ -7,8 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startServer } from '../functions/api/server.ts';
-import { freePort } from '../functions/api/testing/free-port.ts';
+import { startServer } from '../functions/local/local-server.ts';
+import { freePort } from '../shared/testing/free-port.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '16' } } });
 const seconds = Number(values.seconds);

@@ -21,11 +21,11 @@ import type { JobView } from '../shared/contracts/job-view.ts';
 import { createLocalPlatform } from '../shared/platform/local-platform.ts';
 import { ApiKeyRing } from '../functions/api/api-keys.ts';
 import { createApp } from '../functions/api/app.ts';
-import { uploadForm } from '../functions/api/testing/local-api.ts';
+import { uploadForm } from '../shared/testing/api-client.ts';
 import { EngineRunner } from '../functions/worker/engine-runner.ts';
 import { QueueWorker } from '../functions/worker/queue-worker.ts';
 import { gradientPng } from '../shared/diffusion/testing/gradient-png.ts';
-import { jsonLogger } from '../functions/worker/worker-logger.ts';
+import { silentLogger } from '../shared/platform/logger.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -55,7 +55,7 @@ if (images < largest) throw new Error(`--images ${images} cannot fill a batch of
 const rounds = positiveInt('rounds', values.rounds);
 const tiny = getModel('tiny');
 const steps = values.steps ? positiveInt('steps', values.steps) : tiny.inversionDefaults.steps;
-const silent = jsonLogger({}, () => undefined);
+const silent = silentLogger();
 const KEY = 'pk_bench';
 const BASE = 'http://127.0.0.1:1';
 
@@ -67,7 +67,7 @@ async function measure(runner: EngineRunner): Promise<{ seconds: number; evals: 
   const platform = createLocalPlatform({ dataDir, baseUrl: BASE, signingSecret: 's', models: ['tiny'], maxReceiveCount: 3 });
   const app = createApp({
     objects: platform.objects, jobs: platform.jobs, batches: platform.batches, queueFor: platform.queueFor, models: modelRegistry,
-    apiKeys: ApiKeyRing.fromKeys([KEY]), upload: { maxBytes: 1 << 20, expiresInSeconds: 600 }, downloadExpiresInSeconds: 600, localSigner: platform.signer,
+    apiKeys: ApiKeyRing.fromKeys([KEY]), upload: { maxBytes: 1 << 20, expiresInSeconds: 600 }, downloadExpiresInSeconds: 600, localSigner: platform.signer, logger: silentLogger(),
   });
   const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
   const ids: string[] = [];

@@ -72,10 +72,11 @@ describe('preciseinv invert on the bundled model', () => {
       [['invert', join(dir, 'missing.png')], /no such file: .*missing\.png/],
       [['invert', img, '--model', 'nope'], /nope/],
       [['invert', img, '--frobnicate'], /frobnicate/],
+      [['invert', img, '--max-iters', '1001'], /--max-iters expects an integer in 0\.\.1000, got '1001'/],
     ];
     for (const [args, message] of cases) {
       const { code, err } = await run(args);
-      expect(code, args.join(' ')).toBeGreaterThan(0);
+      expect(code, args.join(' ')).toBe(2);
       expect(err, args.join(' ')).toMatch(message);
     }
     expect(readdirSync(dir)).toEqual(['a.png']); // nothing written

@@ -4,25 +4,17 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { readFolderManifest } from '../shared/diffusion/folder-manifest.ts';
 import { DiffusionPipeline } from '../shared/diffusion/pipeline/diffusion-pipeline.ts';
 import { prepareGradientGraph } from '../shared/diffusion/prepare-gradient-graph.ts';
-import { invertImages, type InversionMethod, type ImageResult } from '../shared/inversion/invert-images.ts';
-import { DESCENT_DIRECTIONS, type DescentDirection } from '../shared/inversion/methods/preciseinv.ts';
+import { invertImages, type ImageResult } from '../shared/inversion/invert-images.ts';
+import { DESCENT_DIRECTIONS } from '../shared/inversion/methods/preciseinv.ts';
+import { InversionParams } from '../shared/contracts/job-request.ts';
 import { etaForSteps } from '../shared/contracts/model-manifest.ts';
+import { defineCommand, flag, value } from './options/command-spec.ts';
 import { resolveModel } from './resolve-model.ts';
 import { UsageError } from './usage-error.ts';
-
-const METHODS: readonly InversionMethod[] = ['preciseinv', 'ddim', 'fixed-point'];
-const DESCENTS = DESCENT_DIRECTIONS;
-
-function number(flag: string, raw: string | undefined, check: (n: number) => boolean, expected: string): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || !check(n)) throw new UsageError(`--${flag} expects ${expected}, got '${raw}'`);
-  return n;
-}
 
 /** Output folder names from image names, unique within the run. */
 function outputNames(images: string[]): string[] {
@@ -39,109 +31,113 @@ function fmt(x: number | null, digits: number): string {
   return x === null ? 'inf' : x.toFixed(digits);
 }
 
-export async function invertCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
+// Options that are request fields take the API's own schema (InversionParams), so both accept the same values.
+const fields = InversionParams.shape;
+
+export const invertCommand = defineCommand(
+  {
+    name: 'invert',
+    positionals: '<images...>',
+    summary: 'Inverts images with a model; per image writes latent.safetensors, reconstruction.png, metrics.json (and trajectory.safetensors) under --out.',
     options: {
-      model: { type: 'string', default: 'tiny' },
-      method: { type: 'string' },
-      steps: { type: 'string' },
-      eta: { type: 'string' },
-      'max-iters': { type: 'string' },
-      descent: { type: 'string', default: 'hybrid' },
-      prompt: { type: 'string', default: '' },
-      guidance: { type: 'string' },
-      seed: { type: 'string', default: '0' },
-      out: { type: 'string', default: 'inversions' },
-      batch: { type: 'string', default: '4' },
-      trajectory: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
+      model: value('M', z.string().min(1).default('tiny'), 'a registry id or an Optimum-layout ONNX folder'),
+      method: value('METHOD', fields.method, "inversion method (default: the model's)"),
+      steps: value('T', fields.steps, "sampler steps (default: the model's)"),
+      eta: value('E', fields.eta, "stop threshold on each step's mean squared residual (default: the model's, scaled to --steps)"),
+      'max-iters': value('K', fields.maxIters, "iteration cap per step (default: the model's)"),
+      descent: value('DESCENT', z.enum(DESCENT_DIRECTIONS).default('hybrid'), 'how each step is solved'),
+      prompt: value('P', fields.prompt.default(''), 'text conditioning'),
+      guidance: value('W', fields.guidance, "classifier-free guidance weight (default: the model's)"),
+      seed: value('S', z.number().int().min(0).default(0), 'seed of the random initial directions'),
+      batch: value('N', z.number().int().min(1).default(4), 'images run together through the model'),
+      trajectory: flag('also write trajectory.safetensors (x_1..x_T)'),
+      out: value('DIR', z.string().min(1).default('inversions'), 'output folder'),
+      json: flag('print one JSON object per image instead of the table'),
     },
-  });
-  if (positionals.length === 0) throw new UsageError('expected one or more image files, e.g. `preciseinv invert photo.png`');
-  const model = resolveModel(values.model!);
-  const method = (values.method ?? model.defaults.method) as InversionMethod;
-  if (!METHODS.includes(method)) throw new UsageError(`--method expects one of ${METHODS.join(', ')}, got '${values.method}'`);
-  const descent = values.descent as DescentDirection;
-  if (!DESCENTS.includes(descent)) throw new UsageError(`--descent expects one of ${DESCENTS.join(', ')}, got '${values.descent}'`);
-  const steps = number('steps', values.steps, (n) => Number.isInteger(n) && n >= 1 && n <= 1000, 'an integer in 1..1000') ?? model.defaults.steps;
-  const params = {
-    model: model.id,
-    method,
-    steps,
-    eta: number('eta', values.eta, (n) => n > 0, 'a positive number') ?? etaForSteps(model.defaults, steps),
-    descent,
-    maxIters: number('max-iters', values['max-iters'], (n) => Number.isInteger(n) && n >= 0 && n <= 10000, 'an integer in 0..10000') ?? model.defaults.maxIters,
-    guidance: number('guidance', values.guidance, (n) => n >= 0, 'a non-negative number') ?? model.defaults.guidance,
-    prompt: values.prompt!,
-    seed: number('seed', values.seed, (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer')!,
-    trajectory: values.trajectory!,
-    resolution: model.resolution,
-    batchSize: number('batch', values.batch, (n) => Number.isInteger(n) && n >= 1, 'a positive integer')!,
-  };
+  },
+  async ({ values, positionals }) => {
+    if (positionals.length === 0) throw new UsageError('expected one or more image files, e.g. `preciseinv invert photo.png`');
+    const model = resolveModel(values.model);
+    const method = values.method ?? model.defaults.method;
+    const descent = values.descent;
+    const steps = values.steps ?? model.defaults.steps;
+    const params = {
+      model: model.id,
+      method,
+      steps,
+      eta: values.eta ?? etaForSteps(model.defaults, steps),
+      descent,
+      maxIters: values['max-iters'] ?? model.defaults.maxIters,
+      guidance: values.guidance ?? model.defaults.guidance,
+      prompt: values.prompt,
+      seed: values.seed,
+      trajectory: values.trajectory,
+      resolution: model.resolution,
+      batchSize: values.batch,
+    };
 
-  const missing = positionals.filter((p) => !existsSync(p));
-  if (missing.length === positionals.length) throw new UsageError(`no such file: ${missing.join(', ')}`);
-  if (method === 'preciseinv' && !readFolderManifest(model.dir)?.gradientGraph) {
-    console.error(`preparing the gradient graph of ${model.dir} (once)...`);
-    await prepareGradientGraph(model.dir);
-  }
-  const pipeline = await DiffusionPipeline.open(model.dir);
-  const tty = process.stderr.isTTY && !values.json;
-  const results: ImageResult[] = [];
-  try {
-    const images = positionals.map((p) => ({ name: p, bytes: existsSync(p) ? new Uint8Array(readFileSync(p)) : new Uint8Array() }));
-    results.push(
-      ...(await invertImages(pipeline, images, params, (names, { step, of }) => {
-        if (!tty) return;
-        const width = 30;
-        const done = Math.round((step / of) * width);
-        process.stderr.write(`\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] step ${step}/${of} ${names.length > 1 ? `${names.length} images` : basename(names[0]!)}   `);
-      })),
-    );
-  } finally {
-    if (tty) process.stderr.write('\n');
-    await pipeline.release();
-  }
-
-  const outRoot = resolve(values.out!);
-  const names = outputNames(positionals);
-  let failed = 0;
-  results.forEach((r, i) => {
-    const outDir = join(outRoot, names[i]!);
-    if (!r.ok) {
-      failed++;
-      if (values.json) console.log(JSON.stringify({ image: r.name, ok: false, error: r.error }));
-      else console.error(r.error.includes(r.name) ? r.error : `${r.name}: ${r.error}`);
-      return;
+    const missing = positionals.filter((p) => !existsSync(p));
+    if (missing.length === positionals.length) throw new UsageError(`no such file: ${missing.join(', ')}`);
+    if (method === 'preciseinv' && !readFolderManifest(model.dir)?.gradientGraph) {
+      console.error(`preparing the gradient graph of ${model.dir} (once)...`);
+      await prepareGradientGraph(model.dir);
     }
-    mkdirSync(outDir, { recursive: true });
-    for (const [file, bytes] of Object.entries(r.files)) writeFileSync(join(outDir, file), bytes);
-    if (values.json) {
-      const m = r.metrics;
-      console.log(
-        JSON.stringify({
-          image: r.name, ok: true, method: m.method, steps: m.steps, psnr: m.psnr, ssim: m.ssim, latentRmse: m.latentRmse,
-          ceilingPsnr: m.ceilingPsnr, converged: m.converged, modelEvals: m.modelEvals.forward + m.modelEvals.vjp,
-          iterations: m.iterations, seconds: m.seconds, outDir,
-        }),
+    const pipeline = await DiffusionPipeline.open(model.dir);
+    const tty = process.stderr.isTTY && !values.json;
+    const results: ImageResult[] = [];
+    try {
+      const images = positionals.map((p) => ({ name: p, bytes: existsSync(p) ? new Uint8Array(readFileSync(p)) : new Uint8Array() }));
+      results.push(
+        ...(await invertImages(pipeline, images, params, (names, { step, of }) => {
+          if (!tty) return;
+          const width = 30;
+          const done = Math.round((step / of) * width);
+          process.stderr.write(`\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] step ${step}/${of} ${names.length > 1 ? `${names.length} images` : basename(names[0]!)}   `);
+        })),
       );
+    } finally {
+      if (tty) process.stderr.write('\n');
+      await pipeline.release();
     }
-  });
-  if (!values.json) {
-    const ok = results.filter((r): r is Extract<ImageResult, { ok: true }> => r.ok);
-    if (ok.length > 0) {
-      console.log(`\n${'image'.padEnd(28)} ${'method'.padEnd(11)} steps   PSNR  ceiling   SSIM  latentRMSE  converged  evals  seconds`);
-      for (const r of ok) {
+
+    const outRoot = resolve(values.out);
+    const names = outputNames(positionals);
+    let failed = 0;
+    results.forEach((r, i) => {
+      const outDir = join(outRoot, names[i]!);
+      if (!r.ok) {
+        failed++;
+        if (values.json) console.log(JSON.stringify({ image: r.name, ok: false, error: r.error }));
+        else console.error(r.error.includes(r.name) ? r.error : `${r.name}: ${r.error}`);
+        return;
+      }
+      mkdirSync(outDir, { recursive: true });
+      for (const [file, bytes] of Object.entries(r.files)) writeFileSync(join(outDir, file), bytes);
+      if (values.json) {
         const m = r.metrics;
         console.log(
-          `${basename(r.name).slice(0, 28).padEnd(28)} ${m.method.padEnd(11)} ${String(m.steps).padStart(5)} ${fmt(m.psnr, 2).padStart(6)} ${fmt(m.ceilingPsnr, 2).padStart(8)} ` +
-            `${m.ssim.toFixed(4)} ${m.latentRmse.toExponential(2).padStart(11)} ${String(m.converged).padStart(10)} ${String(m.modelEvals.forward + m.modelEvals.vjp).padStart(6)} ${m.seconds.toFixed(2).padStart(8)}`,
+          JSON.stringify({
+            image: r.name, ok: true, method: m.method, steps: m.steps, psnr: m.psnr, ssim: m.ssim, latentRmse: m.latentRmse,
+            ceilingPsnr: m.ceilingPsnr, converged: m.converged, modelEvals: m.modelEvals.forward + m.modelEvals.vjp,
+            iterations: m.iterations, seconds: m.seconds, outDir,
+          }),
         );
       }
-      console.log(`\noutputs in ${outRoot}/<image>/ (latent.safetensors, reconstruction.png, metrics.json${params.trajectory ? ', trajectory.safetensors' : ''})`);
+    });
+    if (!values.json) {
+      const ok = results.filter((r): r is Extract<ImageResult, { ok: true }> => r.ok);
+      if (ok.length > 0) {
+        console.log(`\n${'image'.padEnd(28)} ${'method'.padEnd(11)} steps   PSNR  ceiling   SSIM  latentRMSE  converged  evals  seconds`);
+        for (const r of ok) {
+          const m = r.metrics;
+          console.log(
+            `${basename(r.name).slice(0, 28).padEnd(28)} ${m.method.padEnd(11)} ${String(m.steps).padStart(5)} ${fmt(m.psnr, 2).padStart(6)} ${fmt(m.ceilingPsnr, 2).padStart(8)} ` +
+              `${m.ssim.toFixed(4)} ${m.latentRmse.toExponential(2).padStart(11)} ${String(m.converged).padStart(10)} ${String(m.modelEvals.forward + m.modelEvals.vjp).padStart(6)} ${m.seconds.toFixed(2).padStart(8)}`,
+          );
+        }
+        console.log(`\noutputs in ${outRoot}/<image>/ (latent.safetensors, reconstruction.png, metrics.json${params.trajectory ? ', trajectory.safetensors' : ''})`);
+      }
     }
-  }
-  return failed > 0 ? 1 : 0;
-}
+    return failed > 0 ? 1 : 0;
+  },
+);

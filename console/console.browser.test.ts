@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../functions/api/server.ts';
-import { freePort } from '../functions/api/testing/free-port.ts';
+import { startServer, type RunningServer } from '../functions/local/local-server.ts';
+import { freePort } from '../shared/testing/free-port.ts';
 import { EngineRunner } from '../functions/worker/engine-runner.ts';
-import { jsonLogger } from '../functions/worker/worker-logger.ts';
+import { silentLogger } from '../shared/platform/logger.ts';
 import { parseSafetensors } from '../shared/formats/safetensors.ts';
 
 const CHROMIUM = process.env.PRECISEINV_CHROMIUM ?? '/usr/bin/chromium';
@@ -46,7 +46,7 @@ async function connect(page: Page, key: string): Promise<void> {
 
 beforeAll(async () => {
   await mkdir(SCREENSHOTS, { recursive: true });
-  runner = new EngineRunner({ maxBatchSize: 1, logger: jsonLogger({}, () => {}) });
+  runner = new EngineRunner({ maxBatchSize: 1, logger: silentLogger() });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 });
 
@@ -139,7 +139,7 @@ describe('the web console in Chromium', () => {
     const [accepted, refused] = [jobs.nth(0), jobs.nth(1)];
     expect(await accepted.locator('h3').textContent()).toBe('chelsea-small.png');
     expect(await accepted.getAttribute('data-job-id')).toMatch(/^b-[0-9a-f]{24}-0000$/);
-    await expect.poll(() => refused.locator('.error').textContent()).toBe(`The upload was refused: Content too large (413): the upload exceeds ${limit} bytes`);
+    await expect.poll(() => refused.locator('.error').textContent()).toBe(`The upload was refused: Upload too large (413): the upload exceeds ${limit} bytes`);
     expect(await refused.locator('.status').getAttribute('data-status')).toBe('awaiting_upload');
     await page.screenshot({ path: join(SCREENSHOTS, 'upload-refused.png'), fullPage: true });
 

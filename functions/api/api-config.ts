@@ -2,6 +2,7 @@
  * The API's configuration on AWS, read from the environment the CDK app sets: the bucket, one
  * queue URL per model, API key hashes, upload limits. Errors name the variable to fix.
  */
+import { createLogger } from '../../shared/platform/logger.ts';
 import { z } from 'zod';
 import { modelRegistry } from '../../models/registry.ts';
 import { createAwsClients } from '../../shared/platform/aws-clients.ts';
@@ -61,5 +62,6 @@ export function awsApiDeps(env: Record<string, string | undefined>): ApiDeps {
     apiKeys: new ApiKeyRing(config.PRECISEINV_API_KEY_HASHES),
     upload: { maxBytes: config.PRECISEINV_MAX_UPLOAD_BYTES, expiresInSeconds: config.PRECISEINV_UPLOAD_EXPIRES_SECONDS },
     downloadExpiresInSeconds: config.PRECISEINV_DOWNLOAD_EXPIRES_SECONDS,
+    logger: createLogger({ service: 'preciseinv-api' }),
   };
 }

@@ -3,6 +3,7 @@ import type { ModelManifest } from '../../shared/contracts/model-manifest.ts';
 import type { BatchStore } from '../../shared/platform/batch-store.ts';
 import type { JobQueue } from '../../shared/platform/job-queue.ts';
 import type { JobStore } from '../../shared/platform/job-store.ts';
+import type { Logger } from '../../shared/platform/logger.ts';
 import type { LocalUrlSigner } from '../../shared/platform/local-url-signer.ts';
 import type { ObjectStore } from '../../shared/platform/object-store.ts';
 import type { WebhookDestinationPolicy } from '../../shared/platform/webhook-destination.ts';
@@ -21,6 +22,8 @@ export interface ApiDeps {
   apiKeys: ApiKeyRing;
   upload: { maxBytes: number; expiresInSeconds: number };
   downloadExpiresInSeconds: number;
+  /** Where the API reports what a response cannot say: unhandled errors, damaged records. */
+  logger: Logger;
   /** Only in the one-machine mode: the API itself serves the signed upload and download URLs. */
   localSigner?: LocalUrlSigner;
   /** Which webhook hosts a job may name; default: public addresses only. */

@@ -5,27 +5,17 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { z } from 'zod';
+import type { Logger } from '../../shared/platform/logger.ts';
 import { InvalidObjectKeyError } from '../../shared/platform/object-store.ts';
 import { PROBLEM_CONTENT_TYPE, type Problem, type ProblemIssue } from '../../shared/contracts/problem.ts';
-
-const TITLES: Record<number, string> = {
-  400: 'Bad request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not found',
-  409: 'Conflict',
-  413: 'Content too large',
-  415: 'Unsupported media type',
-  422: 'Invalid request',
-  500: 'Internal error',
-};
+import { PROBLEM_TYPE_PATH, PROBLEM_TYPES, type ProblemSlug } from './problem-types.ts';
 
 export class ApiProblem extends Error {
   override name = 'ApiProblem';
   constructor(
     readonly status: number,
-    /** Stable slug; becomes the problem type URI. */
-    readonly slug: string,
+    /** Stable slug; its page (problem-types.ts) is the problem type URI. */
+    readonly slug: ProblemSlug,
     detail: string,
     readonly issues?: ProblemIssue[],
     readonly headers: Record<string, string> = {},
@@ -45,8 +35,8 @@ export function issuesFromZod(error: z.ZodError, target: string): ProblemIssue[]
 
 export function problemResponse(c: Context, problem: ApiProblem): Response {
   const body: Problem = {
-    type: `https://preciseinv.dev/problems/${problem.slug}`,
-    title: TITLES[problem.status] ?? 'Error',
+    type: new URL(`${PROBLEM_TYPE_PATH}/${problem.slug}`, c.req.url).href,
+    title: PROBLEM_TYPES[problem.slug].title,
     status: problem.status,
     detail: problem.message,
     instance: c.req.path,
@@ -56,7 +46,7 @@ export function problemResponse(c: Context, problem: ApiProblem): Response {
 }
 
 /** Maps anything thrown in a handler to a problem; unknown errors are logged and answered 500 without internals. */
-export function toApiProblem(error: unknown): ApiProblem {
+export function toApiProblem(error: unknown, log: Logger): ApiProblem {
   if (error instanceof ApiProblem) return error;
   if (error instanceof InvalidObjectKeyError) return new ApiProblem(400, 'invalid-object-key', error.message);
   if (error instanceof HTTPException) {
@@ -68,10 +58,10 @@ export function toApiProblem(error: unknown): ApiProblem {
     if (error.status === 415) {
       return new ApiProblem(415, 'unsupported-media-type', 'this route takes a JSON body: send it with the header content-type: application/json');
     }
-    const slug = error.status === 413 ? 'body-too-large' : error.status === 400 ? 'malformed-request' : 'http-error';
-    return new ApiProblem(error.status, slug, error.message || TITLES[error.status] || 'request refused');
+    const slug: ProblemSlug = error.status === 413 ? 'body-too-large' : error.status === 400 ? 'malformed-request' : 'http-error';
+    return new ApiProblem(error.status, slug, error.message || PROBLEM_TYPES[slug].title);
   }
-  console.error(JSON.stringify({ level: 'error', msg: 'unhandled API error', error: error instanceof Error ? (error.stack ?? error.message) : String(error) }));
+  log.error('unhandled API error', { error });
   return new ApiProblem(500, 'internal', 'the request failed inside the service; retry, and report it if it persists');
 }
 

@@ -3,7 +3,8 @@ import type { JobView } from '../../shared/contracts/job-view.ts';
 import type { Problem } from '../../shared/contracts/problem.ts';
 import { LocalUrlSigner } from '../../shared/platform/local-url-signer.ts';
 import { listAll } from '../../shared/platform/object-store.ts';
-import { authed, localApi, OTHER_KEY, PNG_BYTES, uploadForm } from './testing/local-api.ts';
+import { localApi } from './testing/local-api.ts';
+import { authed, OTHER_KEY, PNG_BYTES, uploadForm } from '../../shared/testing/api-client.ts';
 
 const post = (body: unknown, headers: Record<string, string> = {}): RequestInit => authed(undefined, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers });
 

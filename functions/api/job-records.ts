@@ -1,15 +1,14 @@
 /** Building job records and the views the API returns for them (presigned upload and output URLs). */
 import { createHash, randomBytes } from 'node:crypto';
 import { JobId, JobOutputName, type Job } from '../../shared/contracts/job.ts';
-import type { InversionParams } from '../../shared/contracts/job-request.ts';
-import type { RenderWork } from '../../shared/contracts/render-job.ts';
+import { OutputName } from '../../shared/contracts/job-request.ts';
 import { toJobView, type JobView, type PresignedUpload } from '../../shared/contracts/job-view.ts';
-import type { JobStatus } from '../../shared/contracts/job-status.ts';
 import type { ModelManifest } from '../../shared/contracts/model-manifest.ts';
 import { checkWebhookDestination, WebhookDestinationError } from '../../shared/platform/webhook-destination.ts';
 import type { ApiDeps } from './api-deps.ts';
 import { ApiProblem, notFound } from './api-problem.ts';
 import { UnreadableRecordError } from '../../shared/platform/json-record-store.ts';
+import type { Logger } from '../../shared/platform/logger.ts';
 
 export const randomId = (prefix: string): string => `${prefix}-${randomBytes(12).toString('hex')}`;
 
@@ -34,44 +33,6 @@ export async function checkWebhook(deps: ApiDeps, url: string | undefined, path:
     if (!(error instanceof WebhookDestinationError)) return;
     throw new ApiProblem(422, 'webhook-refused', error.message, [{ path, message: error.message, code: 'webhook_refused' }]);
   }
-}
-
-export interface NewJob {
-  id: string;
-  owner: string;
-  model: string;
-  batchId: string | null;
-  params: InversionParams;
-  input: Job['input'];
-  /** Render and interpolation jobs only. */
-  render?: RenderWork;
-  webhook: string | null;
-  status: Extract<JobStatus, 'awaiting_upload' | 'queued'>;
-  requestHash: string;
-  now: Date;
-}
-
-export function newJobRecord(spec: NewJob): Job {
-  const at = spec.now.toISOString();
-  return {
-    id: spec.id,
-    owner: spec.owner,
-    model: spec.model,
-    batchId: spec.batchId,
-    params: spec.params,
-    input: spec.input,
-    ...(spec.render ? { render: spec.render } : {}),
-    webhook: spec.webhook,
-    status: spec.status,
-    progress: null,
-    attempts: 0,
-    error: null,
-    timings: { createdAt: at, queuedAt: spec.status === 'queued' ? at : null, startedAt: null, finishedAt: null },
-    outputs: {},
-    metrics: null,
-    lease: null,
-    requestHash: spec.requestHash,
-  };
 }
 
 export async function presignUpload(deps: ApiDeps, job: Job): Promise<PresignedUpload> {
@@ -103,18 +64,18 @@ export async function viewJob(deps: ApiDeps, job: Job): Promise<JobView> {
  * record that cannot be read is a problem for its owner (when it still names one) and 404 to everyone else.
  */
 export async function ownedJob(deps: ApiDeps, id: string, owner: string): Promise<{ value: Job; etag: string }> {
-  const record = JobId.safeParse(id).success ? await readOwned(() => deps.jobs.get(id), 'job', id, owner) : undefined;
+  const record = JobId.safeParse(id).success ? await readOwned(deps.logger, () => deps.jobs.get(id), 'job', id, owner) : undefined;
   if (!record || record.value.owner !== owner) throw notFound('job', id);
   return record;
 }
 
 /** Reads a record, turning an unreadable one into the answer its owner (and only its owner) gets. */
-export async function readOwned<T>(read: () => Promise<T>, what: string, id: string, owner: string): Promise<T | undefined> {
+export async function readOwned<T>(log: Logger, read: () => Promise<T>, what: string, id: string, owner: string): Promise<T | undefined> {
   try {
     return await read();
   } catch (error) {
     if (!(error instanceof UnreadableRecordError)) throw error;
-    console.error(JSON.stringify({ level: 'error', msg: 'unreadable record', key: error.key, reason: error.reason }));
+    log.error('unreadable record', { key: error.key, reason: error.reason });
     if (error.owner !== owner) return undefined;
     throw new ApiProblem(500, 'unreadable-record', `the stored record of ${what} '${id}' is damaged (${error.reason}); it cannot be shown or changed: create the ${what} again`);
   }

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import type { BatchView } from '../../shared/contracts/job-batch.ts';
 import type { JobView } from '../../shared/contracts/job-view.ts';
 import { ApiKeyRing } from './api-keys.ts';
-import { authed, localApi, PNG_BYTES, TEST_KEY, uploadForm } from './testing/local-api.ts';
+import { localApi } from './testing/local-api.ts';
+import { authed, PNG_BYTES, TEST_KEY, uploadForm } from '../../shared/testing/api-client.ts';
 
 const BASE = 'http://127.0.0.1:8080';
 

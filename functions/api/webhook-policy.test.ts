@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { authed, localApi } from './testing/local-api.ts';
+import { localApi } from './testing/local-api.ts';
+import { authed } from '../../shared/testing/api-client.ts';
 
 const create = async (app: Awaited<ReturnType<typeof localApi>>['app'], path: string, body: object) =>
   app.request(path, authed(undefined, { method: 'POST', body: JSON.stringify(body) }));

@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../shared/contracts/job.ts';
 import { writePixelSpaceFolder } from '../../shared/diffusion/testing/synthetic-folder.ts';
 import { decodeLatentFile } from '../../shared/inversion/outputs/latent-file.ts';
-import { newJobRecord } from '../api/job-records.ts';
+import { newJobRecord } from '../../shared/contracts/new-job-record.ts';
 import { decodeCheckpoint, encodeCheckpoint } from './engine-checkpoint.ts';
 import { EngineRunner } from './engine-runner.ts';
 import type { Checkpoint, InversionResult, InversionTask, StepCheckpoint } from './inversion-runner.ts';
 import { gradientPng } from '../../shared/diffusion/testing/gradient-png.ts';
 import type { StepRecord } from '../../shared/inversion/step-record.ts';
-import { jsonLogger } from './worker-logger.ts';
+import { silentLogger } from '../../shared/platform/logger.ts';
 
 function job(id: string, params: Partial<Job['params']> = {}): Job {
   return {
@@ -42,7 +42,7 @@ describe('the engine runner on a pixel-space model folder', () => {
   let runner: EngineRunner;
   let image: Uint8Array;
   beforeAll(async () => {
-    runner = new EngineRunner({ modelDirs: { tiny: writePixelSpaceFolder() }, maxBatchSize: 2, logger: jsonLogger({}, () => undefined), executionProviders: { providers: ['cpu'], reason: 'test' } });
+    runner = new EngineRunner({ modelDirs: { tiny: writePixelSpaceFolder() }, maxBatchSize: 2, logger: silentLogger(), executionProviders: { providers: ['cpu'], reason: 'test' } });
     image = await gradientPng(70, 64, 0.5);
   });
   afterAll(async () => runner.close());

@@ -22,9 +22,9 @@ import { chooseExecutionProviders, type ExecutionProviderChoice } from '../../sh
 import { checkpointForRun, encodeCheckpoint, type CheckpointRun } from './engine-checkpoint.ts';
 import type { Checkpoint, InversionResult, InversionRunner, InversionTask } from './inversion-runner.ts';
 import type { ModelCache } from './model-cache.ts';
+import { createLogger, type Logger } from '../../shared/platform/logger.ts';
 import { runRenderTask } from './render-runner.ts';
 import type { RenderTask, RenderTaskResult } from './render-task.ts';
-import { jsonLogger, type Logger } from './worker-logger.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -59,7 +59,7 @@ export class EngineRunner implements InversionRunner {
 
   constructor(private readonly options: EngineRunnerOptions = {}) {
     this.maxBatchSize = options.maxBatchSize ?? 4;
-    this.logger = options.logger ?? jsonLogger({ service: 'preciseinv-engine' });
+    this.logger = options.logger ?? createLogger({ service: 'preciseinv-engine' });
     this.providers = options.executionProviders ?? chooseExecutionProviders();
     this.logger.info('execution providers chosen', { providers: this.providers.providers, reason: this.providers.reason });
   }

@@ -8,10 +8,10 @@ import { EngineRunner } from './engine-runner.ts';
 import { ModelCache } from './model-cache.ts';
 import { parseEnvironment } from '../../shared/platform/environment.ts';
 import { runWorkerProcess, WorkerEnvironment } from './worker-process.ts';
-import { jsonLogger } from './worker-logger.ts';
+import { createLogger } from '../../shared/platform/logger.ts';
 
 const env = process.env;
-const logger = jsonLogger({ service: 'preciseinv-worker', model: env.PRECISEINV_MODEL });
+const logger = createLogger({ service: 'preciseinv-worker', model: env.PRECISEINV_MODEL });
 
 async function main(): Promise<void> {
   // Every variable is checked before the model is downloaded, so a typo stops the task at once.

@@ -11,7 +11,7 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listAll, type ObjectStore } from '../../shared/platform/object-store.ts';
-import type { Logger } from './worker-logger.ts';
+import type { Logger } from '../../shared/platform/logger.ts';
 
 /** Written last into a complete copy. */
 export const CACHE_COMPLETE = '.preciseinv-cache-complete';

@@ -21,7 +21,7 @@ import { writeRenderResults, writeResults } from './result-writer.ts';
 import type { JobGuard } from './task-protection.ts';
 import type { WebhookSender } from './webhook-sender.ts';
 import { newCounters, type WorkerCounters } from './worker-counters.ts';
-import type { Logger } from './worker-logger.ts';
+import type { Logger } from '../../shared/platform/logger.ts';
 
 export interface QueueWorkerDeps {
   objects: ObjectStore;

@@ -4,7 +4,7 @@
  * and the last job to settle removes it. Without ECS_AGENT_URI (local mode) it does nothing.
  * Failures are logged, never thrown: protection is best effort and must not stop a job.
  */
-import type { Logger } from './worker-logger.ts';
+import type { Logger } from '../../shared/platform/logger.ts';
 
 /** What the queue worker calls; TaskProtection implements it. */
 export interface JobGuard {

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../shared/contracts/job.ts';
 import { webhookPolicyFromEnv } from '../../shared/platform/webhook-destination.ts';
 import { SIGNATURE_HEADER, signWebhook, WebhookSender } from './webhook-sender.ts';
-import { jsonLogger } from './worker-logger.ts';
+import { silentLogger } from '../../shared/platform/logger.ts';
 
 const servers: ReturnType<typeof createServer>[] = [];
 afterEach(() => servers.splice(0).forEach((s) => s.close()));
@@ -45,7 +45,7 @@ const job = (webhook: string): Job => ({
 });
 
 const sender = (attempts = 3) =>
-  new WebhookSender({ secret: 'hook-secret', attempts, baseDelayMs: 10, timeoutMs: 2000, destination: { allowLoopback: true } }, jsonLogger({}, () => undefined));
+  new WebhookSender({ secret: 'hook-secret', attempts, baseDelayMs: 10, timeoutMs: 2000, destination: { allowLoopback: true } }, silentLogger());
 
 describe('WebhookSender', () => {
   it('signs the body with HMAC over timestamp and body, and retries a 5xx', async () => {
@@ -76,7 +76,7 @@ describe('WebhookSender', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
     const job = { id: 'j-dest', webhook: url, status: 'succeeded' } as Job;
-    const make = (env: Record<string, string>) => new WebhookSender({ secret: 's', attempts: 3, baseDelayMs: 1, timeoutMs: 2000, destination: webhookPolicyFromEnv(env) }, jsonLogger({}, () => undefined));
+    const make = (env: Record<string, string>) => new WebhookSender({ secret: 's', attempts: 3, baseDelayMs: 1, timeoutMs: 2000, destination: webhookPolicyFromEnv(env) }, silentLogger());
     try {
       expect(await make({}).deliver(job)).toBe(false);
       expect(calls).toBe(0);
@@ -93,7 +93,7 @@ describe('WebhookSender', () => {
     const lookups: string[] = [];
     // 'hooks.invalid' resolves nowhere else: the delivery can only reach the receiver through the checked address.
     const resolve = async (host: string) => (lookups.push(host), ['127.0.0.1']);
-    const pinned = new WebhookSender({ secret: 's', attempts: 1, baseDelayMs: 1, timeoutMs: 2000, destination: { allowLoopback: true, resolve } }, jsonLogger({}, () => undefined));
+    const pinned = new WebhookSender({ secret: 's', attempts: 1, baseDelayMs: 1, timeoutMs: 2000, destination: { allowLoopback: true, resolve } }, silentLogger());
     expect(await pinned.deliver(job(`http://hooks.invalid:${port}/hook`))).toBe(true);
     expect(lookups).toEqual(['hooks.invalid']);
     expect(hook.received).toHaveLength(1);

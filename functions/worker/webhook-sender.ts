@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import type { Job } from '../../shared/contracts/job.ts';
 import { checkWebhookDestination, WebhookDestinationError, type WebhookDestinationPolicy } from '../../shared/platform/webhook-destination.ts';
 import { postToCheckedAddress } from './pinned-post.ts';
-import type { Logger } from './worker-logger.ts';
+import type { Logger } from '../../shared/platform/logger.ts';
 
 export const SIGNATURE_HEADER = 'preciseinv-signature';
 

@@ -16,7 +16,7 @@ import { QueueWorker } from './queue-worker.ts';
 import { TaskProtection } from './task-protection.ts';
 import { webhookPolicyFromEnv } from '../../shared/platform/webhook-destination.ts';
 import { WebhookSender } from './webhook-sender.ts';
-import { jsonLogger } from './worker-logger.ts';
+import { createLogger } from '../../shared/platform/logger.ts';
 
 export const WorkerEnvironment = z.object({
   PRECISEINV_BUCKET: z.string().min(3),
@@ -57,7 +57,7 @@ export async function runWorkerProcess(runner: InversionRunner, env: Record<stri
   const config = parseEnvironment(WorkerEnvironment, env, 'worker');
   const clients = createAwsClients(config.AWS_ENDPOINT_URL ? { endpoint: config.AWS_ENDPOINT_URL } : {});
   const objects = new S3ObjectStore(clients.s3, config.PRECISEINV_BUCKET);
-  const logger = jsonLogger({ service: 'preciseinv-worker', model: config.PRECISEINV_MODEL });
+  const logger = createLogger({ service: 'preciseinv-worker', model: config.PRECISEINV_MODEL });
   const taskProtection = new TaskProtection({ agentUri: config.ECS_AGENT_URI, expiresInMinutes: protectionMinutes(config), logger });
   const worker = new QueueWorker(
     {

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EngineRunner } from '../../functions/worker/engine-runner.ts';
-import { jsonLogger } from '../../functions/worker/worker-logger.ts';
+import { silentLogger } from '../platform/logger.ts';
 import { readFolderManifest } from './folder-manifest.ts';
 import { DiffusionPipeline } from './pipeline/diffusion-pipeline.ts';
 import { prepareGradientGraph } from './prepare-gradient-graph.ts';
@@ -52,7 +52,7 @@ describe('the recorded source of a gradient graph', () => {
     const dir = writePixelSpaceFolder();
     await prepareGradientGraph(dir);
     replaceWeights(dir);
-    const runner = new EngineRunner({ modelDirs: { tiny: dir }, logger: jsonLogger({}, () => undefined), executionProviders: { providers: ['cpu'], reason: 'test' } });
+    const runner = new EngineRunner({ modelDirs: { tiny: dir }, logger: silentLogger(), executionProviders: { providers: ['cpu'], reason: 'test' } });
     try {
       await runner.warm('tiny');
       expect(readFolderManifest(dir)?.gradientGraph?.source.fingerprint).toBe(sourceFingerprint(join(dir, 'unet', 'model.onnx')));

@@ -1,4 +1,5 @@
 /** POST /v1/batches, POST /v1/batches/{id}/import, GET /v1/batches/{id}. */
+import { newJobRecord } from '../../../shared/contracts/new-job-record.ts';
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { batchJobId, BatchImportRequest, BatchImportResult, BatchRequest, BatchView, MAX_BATCH_JOBS, type Batch } from '../../../shared/contracts/job-batch.ts';
@@ -11,7 +12,7 @@ import { mapConcurrent } from '../../../shared/platform/map-concurrent.ts';
 import { isValidObjectKey, listAll } from '../../../shared/platform/object-store.ts';
 import type { ApiDeps, ApiEnv } from '../api-deps.ts';
 import { ApiProblem, notFound } from '../api-problem.ts';
-import { checkWebhook, findModel, newJobRecord, randomId, readOwned, requestHash, viewJob } from '../job-records.ts';
+import { checkWebhook, findModel, randomId, readOwned, requestHash, viewJob } from '../job-records.ts';
 import { problemResponses } from './problem-responses.ts';
 import { checkSolverBounds } from '../solver-bounds.ts';
 
@@ -46,7 +47,7 @@ export function registerBatchRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
   const now = deps.now ?? (() => new Date());
 
   async function ownedBatch(id: string, owner: string): Promise<Batch> {
-    const record = /^b-[0-9a-f]{24}$/.test(id) ? await readOwned(() => deps.batches.get(id), 'batch', id, owner) : undefined;
+    const record = /^b-[0-9a-f]{24}$/.test(id) ? await readOwned(deps.logger, () => deps.batches.get(id), 'batch', id, owner) : undefined;
     if (!record || record.value.owner !== owner) throw notFound('batch', id);
     return record.value;
   }
@@ -137,7 +138,7 @@ export function registerBatchRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
     const batch = await ownedBatch(c.req.valid('param').id, c.get('owner'));
     const { jobs, unreadable } = await deps.jobs.listByBatch(batch.id);
     // A damaged job record hides only itself; it is named in the log for the operator.
-    for (const error of unreadable) console.error(JSON.stringify({ level: 'error', msg: 'unreadable record left out of a batch view', key: error.key, reason: error.reason }));
+    for (const error of unreadable) deps.logger.error('unreadable record left out of a batch view', { key: error.key, reason: error.reason });
     return c.json(await view(batch, jobs), 200);
   });
 }

@@ -19,13 +19,13 @@ const getJobSteps = createRoute({
   summary: 'Per-timestep residual, iterations and model evaluations of a job, as far as it has run',
   description: 'Poll with backoff while the job runs; `steps` grows by one entry per completed timestep.',
   request: { params: z.object({ id: z.string().describe('job id') }) },
-  responses: { 200: { description: 'the steps so far', content: { 'application/json': { schema: JobSteps } } }, 401: problemResponses[401], 404: problemResponses[404] },
+  responses: { 200: { description: 'the steps so far', content: { 'application/json': { schema: JobSteps } } }, 401: problemResponses[401], 404: problemResponses[404], 429: problemResponses[429], 500: problemResponses[500] },
 });
 
 export function registerJobStepRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
   app.openapi(getJobSteps, async (c) => {
     const { value: job } = await ownedJob(deps, c.req.valid('param').id, c.get('owner'));
-    const steps = await readJobSteps(deps.objects, job);
+    const steps = await readJobSteps(deps.objects, job, deps.logger);
     return c.json({ id: job.id, status: job.status, progress: job.progress, eta: job.params.eta, steps }, 200);
   });
 }

@@ -1,4 +1,5 @@
 /** POST /v1/jobs, GET /v1/jobs/{id}, DELETE /v1/jobs/{id}. */
+import { newJobRecord } from '../../../shared/contracts/new-job-record.ts';
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { uploadKey } from '../../../shared/contracts/queue-message.ts';
@@ -7,7 +8,7 @@ import { isTerminal } from '../../../shared/contracts/job-status.ts';
 import { JobView } from '../../../shared/contracts/job-view.ts';
 import type { ApiDeps, ApiEnv } from '../api-deps.ts';
 import { ApiProblem } from '../api-problem.ts';
-import { checkWebhook, findModel, newJobRecord, ownedJob, randomId, requestHash, viewJob } from '../job-records.ts';
+import { checkWebhook, findModel, ownedJob, randomId, requestHash, viewJob } from '../job-records.ts';
 import { problemResponses } from './problem-responses.ts';
 import { checkSolverBounds } from '../solver-bounds.ts';
 

@@ -13,7 +13,7 @@ const listModels = createRoute({
   method: 'get',
   path: '/v1/models',
   summary: 'Models and their default inversion parameters',
-  responses: { 200: { description: 'the models', content: { 'application/json': { schema: z.object({ models: z.array(ModelSummary) }) } } }, 401: problemResponses[401] },
+  responses: { 200: { description: 'the models', content: { 'application/json': { schema: z.object({ models: z.array(ModelSummary) }) } } }, 401: problemResponses[401], 429: problemResponses[429], 500: problemResponses[500] },
 });
 
 export function registerModelRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {

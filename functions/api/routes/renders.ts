@@ -11,7 +11,8 @@ import { jobMessageBody } from '../../../shared/contracts/queue-message.ts';
 import { InterpolationRequest, LATENT_CONTENT_TYPE, RenderRequest, type RenderSource, type RenderWork } from '../../../shared/contracts/render-job.ts';
 import type { ApiDeps, ApiEnv } from '../api-deps.ts';
 import { ApiProblem } from '../api-problem.ts';
-import { checkWebhook, newJobRecord, ownedJob, randomId, requestHash, viewJob } from '../job-records.ts';
+import { newJobRecord } from '../../../shared/contracts/new-job-record.ts';
+import { checkWebhook, ownedJob, randomId, requestHash, viewJob } from '../job-records.ts';
 import { IdempotencyHeaders } from './jobs.ts';
 import { problemResponses } from './problem-responses.ts';
 

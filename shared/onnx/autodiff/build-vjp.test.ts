@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest';
-import { attr } from '../graph-builder.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { attr, type GraphBuilder } from '../graph-builder.ts';
+import type { VjpRule } from './rule.ts';
+import { vjpRules } from './rules/index.ts';
 import { buildVjpGraph } from './build-vjp.ts';
 import { runAdjoint } from '../testing/adjoint.ts';
 import { tinyModel } from '../testing/tiny-model.ts';
@@ -109,5 +111,51 @@ describe('reverse-mode traversal', () => {
     const unsorted = chunkedGeglu(17);
     unsorted.graph.node.reverse();
     expect(() => buildVjpGraph(unsorted, { wrt: 'x', of: unsorted.graph.output[0]!.name })).toThrow(/not topologically sorted/);
+  });
+});
+
+describe('cotangent slots', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('refuses a rule that returns other than one cotangent slot per input, naming the node', () => {
+    const model = tinyModel({
+      opset: 17,
+      inputs: [{ name: 'x', dims: [2, 3] }],
+      build: (b) => [{ name: b.op('Reshape', ['x', b.int64s([3, 2])], {}, 'flip'), dims: [3, 2] }],
+    });
+    const reshape = vjpRules['Reshape']!;
+    vi.spyOn(vjpRules as Record<string, VjpRule>, 'Reshape').mockImplementation((ctx) => reshape(ctx).slice(0, 1));
+    const node = model.graph.node[0]!;
+    expect(() => buildVjpGraph(model, { wrt: 'x', of: model.graph.output[0]!.name })).toThrow(
+      `node '${node.name}' (Reshape): the 'Reshape' gradient rule returned 1 cotangent slot(s) for the node's 2 input(s)`,
+    );
+  });
+
+  // Ops whose optional inputs change a node's input count: each arity must still get one slot per input.
+  const arities: { name: string; x: number[]; y: number[]; node: (b: GraphBuilder) => string }[] = [
+    { name: 'Slice with starts and ends only', x: [4, 6], y: [2, 6], node: (b) => b.op('Slice', ['x', b.int64s([1]), b.int64s([3])]) },
+    { name: 'Slice with axes and steps', x: [4, 6], y: [4, 3], node: (b) => b.op('Slice', ['x', b.int64s([0]), b.int64s([6]), b.int64s([1]), b.int64s([2])]) },
+    { name: 'Clip without bounds', x: [2, 3], y: [2, 3], node: (b) => b.op('Clip', ['x']) },
+    { name: 'Clip with a max only', x: [2, 3], y: [2, 3], node: (b) => b.op('Clip', ['x', '', b.scalar(0.5, F)]) },
+    { name: 'Pad with a constant value', x: [2, 3], y: [2, 5], node: (b) => b.op('Pad', ['x', b.int64s([0, 1, 0, 1]), b.scalar(0, F)]) },
+    { name: 'Conv with a bias', x: [1, 2, 4, 4], y: [1, 3, 2, 2], node: (b) => b.op('Conv', ['x', b.constant(F, [3, 2, 3, 3], new Array(54).fill(0.1)), b.constant(F, [3], [1, 2, 3])]) },
+    { name: 'Gemm without C', x: [2, 3], y: [2, 4], node: (b) => b.op('Gemm', ['x', b.constant(F, [3, 4], new Array(12).fill(0.2))]) },
+    { name: 'ReduceSum with axes', x: [2, 3], y: [2, 1], node: (b) => b.op('ReduceSum', ['x', b.int64s([1])]) },
+  ];
+  it.each(arities)('$name: one slot per input', ({ x, y, node }) => {
+    const model = tinyModel({ opset: 17, inputs: [{ name: 'x', dims: x }], build: (b) => [{ name: node(b), dims: y }] });
+    const calls: [op: string, slots: number, inputs: number][] = [];
+    for (const op of new Set(model.graph.node.map((n) => n.opType))) {
+      const rule = vjpRules[op];
+      if (!rule) continue;
+      vi.spyOn(vjpRules as Record<string, VjpRule>, op).mockImplementation((ctx) => {
+        const slots = rule(ctx);
+        calls.push([op, slots.length, ctx.node.input.length]);
+        return slots;
+      });
+    }
+    buildVjpGraph(model, { wrt: 'x', of: model.graph.output[0]!.name });
+    expect(calls.length).toBe(1);
+    expect(calls[0]![1]).toBe(calls[0]![2]);
   });
 });

@@ -7,6 +7,7 @@
  * arithmetic, timestep embeddings, conditioning) is kept as forward computation.
  */
 import { attr, GraphBuilder } from '../graph-builder.ts';
+import { nodeAttributes } from '../node-attributes.ts';
 import type { GraphProto, ModelProto, NodeProto, ValueInfoProto } from '../proto/types.ts';
 import { inferShapes } from '../shape/infer-shapes.ts';
 import { withInputDims, type DimValues } from '../shape/with-input-dims.ts';
@@ -152,6 +153,7 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
     const dys = node.output.map((o) => (o && onPath.has(o) ? cotangent(o) : undefined));
     if (dys.every((d) => d === undefined)) continue;
     const ctx: VjpContext = {
+      ...nodeAttributes(node),
       node,
       b,
       opset,
@@ -166,14 +168,6 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
       output: (k) => node.output[k] ?? '',
       shape: (name) => shapes.get(name) ?? fail(`no static type/shape known for '${name}'`),
       shapeOrUndefined: (name) => shapes.get(name),
-      attribute: (name) => node.attribute.find((a) => a.name === name),
-      attrInt: (name, fallback) => node.attribute.find((a) => a.name === name)?.i ?? fallback,
-      attrInts: (name) => node.attribute.find((a) => a.name === name)?.ints,
-      attrFloat: (name, fallback) => node.attribute.find((a) => a.name === name)?.f ?? fallback,
-      attrString: (name, fallback) => {
-        const s = node.attribute.find((a) => a.name === name)?.s;
-        return s ? new TextDecoder().decode(s) : fallback;
-      },
       constValues: (name) => constantValuesOf(name, constants, constantNodes, shapes),
       constInts: (k) => constantValuesOf(node.input[k], constants, constantNodes, shapes),
       origin: (name) => origins.get(name),
@@ -197,6 +191,10 @@ export function buildVjpGraph(model: ModelProto, options: VjpOptions): ModelProt
       const rule = vjpRules[node.opType];
       if (!rule) fail(`no gradient rule for op '${node.opType}', which lies on the path from '${wrt}' to '${of}'`);
       const grads = rule!(ctx);
+      // One slot per input keeps cotangents aligned with the inputs they belong to.
+      if (grads.length !== node.input.length) {
+        fail(`the '${node.opType}' gradient rule returned ${grads.length} cotangent slot(s) for the node's ${node.input.length} input(s); a rule returns one per input (undefined where none)`);
+      }
       node.input.forEach((name, k) => {
         if (!name || !onPath.has(name)) return;
         const g = grads[k];

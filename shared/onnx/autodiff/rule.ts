@@ -4,7 +4,8 @@
  * emit gradient nodes; it returns the cotangent of each input that needs one.
  */
 import type { GraphBuilder } from '../graph-builder.ts';
-import type { AttributeProto, NodeProto } from '../proto/types.ts';
+import type { NodeAttributes } from '../node-attributes.ts';
+import type { NodeProto } from '../proto/types.ts';
 import type { ValueShape } from '../shape/value-shape.ts';
 
 /**
@@ -20,7 +21,8 @@ export interface MatMulLeftCotangent {
   dy: string;
 }
 
-export interface VjpContext {
+/** Attribute reads (attrInt, attrInts, ...) come from the reader shape inference uses too. */
+export interface VjpContext extends NodeAttributes {
   readonly node: NodeProto;
   readonly b: GraphBuilder;
   /** Default-domain opset of the forward graph; emitted nodes must conform to it. */
@@ -36,11 +38,6 @@ export interface VjpContext {
   shape(name: string): ValueShape;
   /** Static knowledge, or undefined. */
   shapeOrUndefined(name: string): ValueShape | undefined;
-  attribute(name: string): AttributeProto | undefined;
-  attrInt(name: string, fallback: number): number;
-  attrInts(name: string): number[] | undefined;
-  attrFloat(name: string, fallback: number): number;
-  attrString(name: string, fallback: string): string;
   /** Values of a constant (or statically known) integer input, e.g. axes or pads. */
   constInts(k: number): number[] | undefined;
   /** Values of any constant (initializer, Constant node) or statically known value, by name. */
@@ -86,4 +83,16 @@ export interface ChainGradients {
   covers: NodeProto[];
   /** A cotangent for each forward value the chain reads that lies on the gradient path. */
   grads: [value: string, cotangent: string][];
+}
+
+/** One empty slot per input of the node being differentiated, for a rule to fill. */
+export function noCotangents(ctx: VjpContext): (string | undefined)[] {
+  return ctx.node.input.map(() => undefined);
+}
+
+/** The slots of a rule that differentiates input 0 only: the node's other inputs (shapes, axes, pads, bounds, weights) get none. */
+export function firstInputOnly(ctx: VjpContext, g: string | undefined): (string | undefined)[] {
+  const slots = noCotangents(ctx);
+  slots[0] = g;
+  return slots;
 }

@@ -18,6 +18,7 @@
  * groups are as large as the budget allows.
  */
 import { attr, GraphBuilder } from '../graph-builder.ts';
+import { nodeAttributes } from '../node-attributes.ts';
 import type { GraphProto, NodeProto } from '../proto/types.ts';
 import type { ValueShape } from '../shape/value-shape.ts';
 import { elementBytes } from '../tensor.ts';
@@ -58,7 +59,7 @@ function findAttentions(graph: GraphProto, shapes: Map<string, ValueShape>, typi
     if (!qd || !kd || !vd || !pd) continue;
     const r = pd.length;
     if (r < 3 || qd.length !== r || kd.length !== r || vd.length !== r) continue;
-    const axisAttr = softmax.attribute.find((a) => a.name === 'axis')?.i ?? -1;
+    const axisAttr = nodeAttributes(softmax).attrInt('axis', -1);
     if ((axisAttr < 0 ? axisAttr + r : axisAttr) !== r - 1) continue;
     // The head axis: the innermost batch axis, static and shared by q, kt and v (no broadcast).
     const axis = r - 3;

@@ -34,6 +34,7 @@
  * ds) is alive at a time.
  */
 import { attr, type GraphBuilder } from '../../graph-builder.ts';
+import { nodeAttributes } from '../../node-attributes.ts';
 import { TensorDataType, type AttributeProto, type GraphProto } from '../../proto/types.ts';
 import { isLowPrecision } from '../precision.ts';
 import type { ChainRule, VjpContext } from '../rule.ts';
@@ -65,7 +66,7 @@ export const attentionChain: ChainRule = (ctx: VjpContext) => {
   if (!pd || !qd || !kd || !vd || !od) return undefined;
   const r = pd.length;
   if (r < 2 || qd.length < 2 || kd.length < 2 || vd.length < 2 || od.length !== r) return undefined;
-  const axis = softmax.attribute.find((a) => a.name === 'axis')?.i ?? -1;
+  const axis = nodeAttributes(softmax).attrInt('axis', -1);
   if ((axis < 0 ? axis + r : axis) !== r - 1) return undefined;
   // p is not broadcast against v, so o (and do) have p's batch dims.
   for (let i = 0; i < r - 2; i++) if (pd[i] === 1 && od[i] !== 1) return undefined;

@@ -12,7 +12,7 @@
 import { attr } from '../../graph-builder.ts';
 import { TensorDataType } from '../../proto/types.ts';
 import { elementBytes } from '../../tensor.ts';
-import type { VjpContext, VjpRule } from '../rule.ts';
+import { firstInputOnly, noCotangents, type VjpContext, type VjpRule } from '../rule.ts';
 
 /** Largest weight (bytes) the stride-1 form copies: a 3x3 float32 kernel of up to 42 channels. */
 export const MAX_COPIED_WEIGHT_BYTES = 64 * 1024;
@@ -20,7 +20,7 @@ export const MAX_COPIED_WEIGHT_BYTES = 64 * 1024;
 const conv: VjpRule = (ctx: VjpContext) => {
   if (ctx.wants(1)) ctx.fail('the Conv weight lies on the gradient path; only the data input gradient is supported');
   if (ctx.wants(2)) ctx.fail('the Conv bias lies on the gradient path; only the data input gradient is supported');
-  if (!ctx.wants(0)) return [];
+  if (!ctx.wants(0)) return noCotangents(ctx);
   const dy = ctx.dy()!;
   const x = ctx.input(0);
   const w = ctx.input(1);
@@ -83,7 +83,7 @@ const conv: VjpRule = (ctx: VjpContext) => {
     };
     if (dilations.some((d) => d !== 1)) attrs['dilations'] = attr.ints(dilations);
     if (group !== 1) attrs['group'] = attr.int(group);
-    return [ctx.b.op('Conv', [dy, flippedWeights(ctx, w, wStatic, group)], attrs)];
+    return firstInputOnly(ctx, ctx.b.op('Conv', [dy, flippedWeights(ctx, w, wStatic, group)], attrs));
   }
 
   const attrs: Record<string, ReturnType<typeof attr.int>> = {
@@ -104,7 +104,7 @@ const conv: VjpRule = (ctx: VjpContext) => {
       : b.op('Slice', [b.shapeOf(x), b.int64s([2], 'starts'), b.int64s([spatial + 2], 'ends')]);
     dx = b.op('Slice', [dx, b.int64s(new Array(spatial).fill(0), 'starts'), ends, b.int64s(axes, 'axes')]);
   }
-  return [dx];
+  return firstInputOnly(ctx, dx);
 };
 
 /** W [M, C/g, k..] -> W' [C, M/g, k..] with every spatial axis reversed. */

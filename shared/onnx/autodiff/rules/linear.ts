@@ -1,6 +1,6 @@
 /** Gradients of MatMul (batched, broadcast batch dims, 1-D operands) and Gemm. */
 import { attr } from '../../graph-builder.ts';
-import type { VjpContext, VjpRule } from '../rule.ts';
+import { noCotangents, type VjpContext, type VjpRule } from '../rule.ts';
 import { accurateReduceSum } from '../precision.ts';
 
 type Dims = (number | null)[];
@@ -138,7 +138,7 @@ const gemm: VjpRule = (ctx: VjpContext) => {
     if (tb) attrs['transB'] = attr.int(1);
     return b.op('Gemm', [x, y], attrs);
   };
-  const grads: (string | undefined)[] = [undefined, undefined, undefined];
+  const grads = noCotangents(ctx);
   if (ctx.wants(0)) grads[0] = tA ? gemmOp(c, dy, tB, true) : gemmOp(dy, c, false, !tB);
   if (ctx.wants(1)) grads[1] = tB ? gemmOp(dy, a, true, tA) : gemmOp(a, dy, !tA, false);
   if (ctx.wants(2)) {

@@ -8,7 +8,7 @@
 import { attr } from '../../graph-builder.ts';
 import { TensorDataType } from '../../proto/types.ts';
 import { makeTensor } from '../../tensor.ts';
-import type { VjpContext, VjpRule } from '../rule.ts';
+import { firstInputOnly, type VjpContext, type VjpRule } from '../rule.ts';
 import { isLowPrecision } from '../precision.ts';
 
 export interface Stats {
@@ -110,7 +110,7 @@ const layerNorm: VjpRule = (ctx: VjpContext) => {
     stats = standardize(ctx, xc, dims, axis, ctx.attrFloat('epsilon', 1e-5), ct);
   }
   const g = scaled(ctx, toType(ctx, ctx.dy()!, et, ct), () => toType(ctx, ctx.input(1), ctx.shape(ctx.input(1)).elemType || et, ct));
-  return [toType(ctx, backward(ctx, g, stats, axis, rank), ct, et)];
+  return firstInputOnly(ctx, toType(ctx, backward(ctx, g, stats, axis, rank), ct, et));
 };
 
 const instanceNorm: VjpRule = (ctx: VjpContext) => {
@@ -124,7 +124,7 @@ const instanceNorm: VjpRule = (ctx: VjpContext) => {
   const ct = computeType(et);
   const stats = standardize(ctx, toType(ctx, x, et, ct), dims, 2, ctx.attrFloat('epsilon', 1e-5), ct);
   const g = scaled(ctx, toType(ctx, ctx.dy()!, et, ct), () => b.unsqueeze(toType(ctx, ctx.input(1), et, ct), range(1, rank - 1)));
-  return [toType(ctx, backward(ctx, g, stats, 2, rank), ct, et)];
+  return firstInputOnly(ctx, toType(ctx, backward(ctx, g, stats, 2, rank), ct, et));
 };
 
 // Opset 18 scales per group ([G]); opset 21 per channel ([C]).
@@ -157,7 +157,7 @@ const groupNorm: VjpRule = (ctx: VjpContext) => {
     : scaled(ctx, b.reshape(dy, grouped), () => b.unsqueeze(scale(), [1]));
   const dxr = backward(ctx, gr, stats, 2, 3);
   const target = dims.every((d) => d !== null) ? b.int64s(dims as number[], 'shape') : b.shapeOf(x);
-  return [toType(ctx, b.reshape(dxr, target), ct, et)];
+  return firstInputOnly(ctx, toType(ctx, b.reshape(dxr, target), ct, et));
 };
 
 export const normalizationRules: Record<string, VjpRule> = {

@@ -5,11 +5,12 @@
  * noop_with_empty_axes=1. The output cotangent is re-expanded over the reduced axes.
  */
 import { attr } from '../../graph-builder.ts';
+import { nodeAttributes } from '../../node-attributes.ts';
 import { TensorDataType } from '../../proto/types.ts';
 import { accurateReduceSum, isLowPrecision } from '../precision.ts';
 import type { NodeProto } from '../../proto/types.ts';
-import type { VjpContext, VjpRule } from '../rule.ts';
-import { expandTo } from './shape-ops.ts';
+import { firstInputOnly, type VjpContext, type VjpRule } from '../rule.ts';
+import { expandTo } from './shape-arithmetic.ts';
 import { elemTypeOf } from './unary.ts';
 
 /** Reduced axes: a static list, every axis, none (identity), or a runtime int64 tensor. */
@@ -26,13 +27,13 @@ export interface Reduction {
  * the op's axes-as-input opset, from input 1 after.
  */
 export function reduction(ctx: VjpContext, axesInputSince: number, node: NodeProto = ctx.node): Reduction {
-  const attrInt = (name: string, fallback: number) => node.attribute.find((a) => a.name === name)?.i ?? fallback;
+  const { attrInt, attrInts } = nodeAttributes(node);
   const keepdims = attrInt('keepdims', 1) === 1;
   const fromInput = ctx.opset >= axesInputSince;
   const noop = fromInput && attrInt('noop_with_empty_axes', 0) === 1;
   const axesInput = node.input[1] ?? '';
   let list: number[] | undefined;
-  if (!fromInput) list = node.attribute.find((a) => a.name === 'axes')?.ints ?? [];
+  if (!fromInput) list = attrInts('axes') ?? [];
   else if (!axesInput) list = [];
   else list = ctx.constValues(axesInput);
   if (!list) return { axes: { kind: 'runtime', name: axesInput }, keepdims, noop };
@@ -93,7 +94,7 @@ function count(ctx: VjpContext, red: Reduction, elemType: number): string {
 }
 
 function rule(axesInputSince: number, f: (ctx: VjpContext, dy: string, red: Reduction, elemType: number) => string): VjpRule {
-  return (ctx) => [f(ctx, ctx.dy()!, reduction(ctx, axesInputSince), elemTypeOf(ctx, ctx.output(0)))];
+  return (ctx) => firstInputOnly(ctx, f(ctx, ctx.dy()!, reduction(ctx, axesInputSince), elemTypeOf(ctx, ctx.output(0))));
 }
 
 const reduceSum = rule(13, (ctx, dy, red) => spread(ctx, dy, red));

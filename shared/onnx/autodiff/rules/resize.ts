@@ -4,7 +4,7 @@
  * s-block: Reshape dy to [.., H, s, W, s, ..] and ReduceSum over the factor axes.
  */
 import { attr } from '../../graph-builder.ts';
-import type { VjpContext, VjpRule } from '../rule.ts';
+import { firstInputOnly, noCotangents, type VjpContext, type VjpRule } from '../rule.ts';
 import { accurateReduceSum } from '../precision.ts';
 
 /** Source coordinate of output index o, per ONNX Resize's coordinate_transformation_mode. */
@@ -56,7 +56,7 @@ const MAX_DYNAMIC_FACTOR = 8;
 
 const resize: VjpRule = (ctx: VjpContext) => {
   // roi/scales/sizes may derive from Shape(x); they are piecewise constant and get no gradient.
-  if (!ctx.wants(0)) return [];
+  if (!ctx.wants(0)) return noCotangents(ctx);
   const mode = ctx.attrString('mode', 'nearest');
   if (mode !== 'nearest') ctx.fail(`Resize mode '${mode}' has no gradient rule; only 'nearest' with integer factors is supported`);
   const ctm = ctx.attrString('coordinate_transformation_mode', 'half_pixel');
@@ -98,7 +98,7 @@ const resize: VjpRule = (ctx: VjpContext) => {
       ctx.fail(`nearest Resize with coordinate_transformation_mode '${ctm}' and nearest_mode '${rounding}' is not a block replication for factor ${s}`);
     }
   }
-  if (factors.every((f) => f === 1)) return [ctx.dy()!];
+  if (factors.every((f) => f === 1)) return firstInputOnly(ctx, ctx.dy()!);
 
   // Split every axis whose factor is not 1 into (input dim, factor).
   const split = factors.map((f) => f !== 1);
@@ -131,8 +131,8 @@ const resize: VjpRule = (ctx: VjpContext) => {
   const blocks = b.reshape(dy, target);
   // A handful of terms per sum needs no wider accumulator; larger or unknown blocks get one.
   const block = factors.reduce<number>((p, f) => p * (f ?? Infinity), 1);
-  if (block <= 16) return [b.reduceSum(blocks, reduceAxes, false)];
-  return [accurateReduceSum(ctx, blocks, reduceAxes, false, elemType)];
+  if (block <= 16) return firstInputOnly(ctx, b.reduceSum(blocks, reduceAxes, false));
+  return firstInputOnly(ctx, accurateReduceSum(ctx, blocks, reduceAxes, false, elemType));
 };
 
 export const resizeRules: Record<string, VjpRule> = { Resize: resize };

@@ -4,96 +4,18 @@
  * offsets and axes are baked in as constants where static shape inference knows them; symbolic
  * dims fall back to Shape-based arithmetic evaluated at run time.
  */
-import { attr, type GraphBuilder } from '../../graph-builder.ts';
+import { attr } from '../../graph-builder.ts';
 import { TensorDataType } from '../../proto/types.ts';
 import { knownDims } from '../../shape/value-shape.ts';
-import { makeTensor } from '../../tensor.ts';
 import { accurateReduceSum, isLowPrecision } from '../precision.ts';
-import type { VjpContext, VjpRule } from '../rule.ts';
+import { firstInputOnly, noCotangents, type VjpRule } from '../rule.ts';
+import { asInt64, dimOf, intOp, intTensor, intVector, norm, rankOf, reshapeLike, zerosLike, type Int } from './shape-arithmetic.ts';
 import { elemTypeOf } from './unary.ts';
 
 const INT64_MIN = -(2 ** 63);
 
-// ------------------------------------------------------------------ shared helpers
-
-/** A static integer, or the name of a one-element int64 tensor computed at run time. */
-export type Int = number | string;
-
-export function intTensor(b: GraphBuilder, v: Int): string {
-  return typeof v === 'number' ? b.int64s([v]) : v;
-}
-
-function intOp(b: GraphBuilder, op: 'Add' | 'Sub' | 'Mul' | 'Max' | 'Min', x: Int, y: Int): Int {
-  if (typeof x === 'number' && typeof y === 'number') {
-    const f = { Add: x + y, Sub: x - y, Mul: x * y, Max: Math.max(x, y), Min: Math.min(x, y) };
-    return f[op];
-  }
-  // Identities, so shape arithmetic around symbolic dims emits no node for them (each node
-  // costs a few microseconds per run however small its tensors).
-  if ((op === 'Add' || op === 'Sub') && y === 0) return x;
-  if (op === 'Add' && x === 0) return y;
-  if (op === 'Mul' && y === 1) return x;
-  if (op === 'Mul' && x === 1) return y;
-  return b.op(op, [intTensor(b, x), intTensor(b, y)]);
-}
-
-/** One 1-D int64 tensor from pieces (constant when every piece is static). */
-export function intVector(b: GraphBuilder, parts: readonly Int[]): string {
-  if (parts.every((p) => typeof p === 'number')) return b.int64s(parts as number[]);
-  return b.op('Concat', parts.map((p) => intTensor(b, p)), { axis: attr.int(0) });
-}
-
-function rankOf(ctx: VjpContext, name: string): number {
-  const dims = ctx.shape(name).dims;
-  if (!dims) return ctx.fail(`rank of '${name}' is unknown`);
-  return dims.length;
-}
-
-function norm(axis: number, rank: number): number {
-  return axis < 0 ? axis + rank : axis;
-}
-
-/** Dim `axis` of a forward value: static if known, else Shape(x)[axis] at run time. */
-export function dimOf(ctx: VjpContext, name: string, axis: number): Int {
-  const d = ctx.shapeOrUndefined(name)?.dims?.[axis];
-  if (typeof d === 'number') return d;
-  return ctx.b.op('Gather', [ctx.b.shapeOf(name), ctx.b.int64s([axis])], { axis: attr.int(0) });
-}
-
-/** The shape of a forward value as an int64 tensor, constant where static. */
-export function shapeTensor(ctx: VjpContext, name: string, forReshape = false): string {
-  const dims = knownDims(ctx.shapeOrUndefined(name));
-  // A 0 in a Reshape target copies the input dim, so zero-size shapes go through Shape().
-  if (dims && !(forReshape && dims.includes(0))) return ctx.b.int64s(dims);
-  return ctx.b.shapeOf(name);
-}
-
-/** g reshaped to the shape of forward value x. */
-export function reshapeLike(ctx: VjpContext, g: string, x: string): string {
-  return ctx.b.reshape(g, shapeTensor(ctx, x, true));
-}
-
-/** g broadcast to the shape of forward value x. */
-export function expandTo(ctx: VjpContext, g: string, x: string): string {
-  return ctx.b.op('Expand', [g, shapeTensor(ctx, x)]);
-}
-
-/** Zeros shaped like forward value x, in the given element type. */
-export function zerosLike(ctx: VjpContext, x: string, elemType: number): string {
-  const value = makeTensor('', elemType, [1], [0]);
-  return ctx.b.op('ConstantOfShape', [shapeTensor(ctx, x)], { value: attr.tensor(value) });
-}
-
-/** A 1-element int64 view of an integer input value (int32 indices are widened). */
-function asInt64(ctx: VjpContext, name: string): string {
-  const t = ctx.shapeOrUndefined(name)?.elemType;
-  return t === TensorDataType.INT64 ? name : ctx.b.cast(name, TensorDataType.INT64);
-}
-
-// ------------------------------------------------------------------ rules
-
 /** Reshape-like ops keep the element order: the cotangent is reshaped back. */
-const reshapeBack: VjpRule = (ctx) => [reshapeLike(ctx, ctx.dy()!, ctx.input(0))];
+const reshapeBack: VjpRule = (ctx) => firstInputOnly(ctx, reshapeLike(ctx, ctx.dy()!, ctx.input(0)));
 
 const transpose: VjpRule = (ctx) => {
   const r = rankOf(ctx, ctx.input(0));
@@ -121,13 +43,13 @@ const expand: VjpRule = (ctx) => {
   if (ones.length > 0) g = accurateReduceSum(ctx, g, ones, true, elemType);
   if (leading.length > 0) g = accurateReduceSum(ctx, g, leading, false, elemType);
   const unknown = xd.flatMap((d, i) => (d === null && yd[i + lead] !== 1 ? [i] : []));
-  if (unknown.length === 0) return [g];
+  if (unknown.length === 0) return firstInputOnly(ctx, g);
   const b = ctx.b;
   const cand = b.int64s(unknown);
   const differs = b.op('Not', [b.op('Equal', [b.op('Gather', [b.shapeOf(x), cand]), b.op('Gather', [b.shapeOf(g), cand])])]);
   const axes = b.op('Gather', [cand, b.reshape(b.op('NonZero', [differs]), b.int64s([-1]))]);
-  if (!isLowPrecision(elemType)) return [b.reduceSumDynamic(g, axes, true)];
-  return [b.cast(b.reduceSumDynamic(b.cast(g, TensorDataType.FLOAT), axes, true), elemType)];
+  if (!isLowPrecision(elemType)) return firstInputOnly(ctx, b.reduceSumDynamic(g, axes, true));
+  return firstInputOnly(ctx, b.cast(b.reduceSumDynamic(b.cast(g, TensorDataType.FLOAT), axes, true), elemType));
 };
 
 /** Concat: each input's cotangent is its window of the output cotangent along the axis. */
@@ -142,7 +64,7 @@ const concat: VjpRule = (ctx) => {
     const parts = b.node('Split', [dy, intVector(b, sizes)], { axis: attr.int(axis) }, n);
     return parts;
   }
-  const grads: (string | undefined)[] = [];
+  const grads = noCotangents(ctx);
   let offset: Int = 0;
   for (let k = 0; k < n; k++) {
     const end = intOp(b, 'Add', offset, sizes[k]!);
@@ -157,7 +79,7 @@ const split: VjpRule = (ctx) => {
   const elemType = elemTypeOf(ctx, ctx.input(0));
   const axis = norm(ctx.attrInt('axis', 0), rankOf(ctx, ctx.input(0)));
   const parts = ctx.node.output.map((o, k) => ctx.dy(k) ?? zerosLike(ctx, o, elemType));
-  return [parts.length === 1 ? parts[0]! : ctx.b.op('Concat', parts, { axis: attr.int(axis) })];
+  return firstInputOnly(ctx, parts.length === 1 ? parts[0]! : ctx.b.op('Concat', parts, { axis: attr.int(axis) }));
 };
 
 /**
@@ -229,8 +151,8 @@ const slice: VjpRule = (ctx) => {
     gDims[a] = gDims[a] === null ? null : gDims[a]! * k;
   });
   const pads = [...begins, ...endPads];
-  if (pads.every((p) => p === 0)) return [g];
-  return [b.op('Pad', [g, intVector(b, pads)])];
+  if (pads.every((p) => p === 0)) return firstInputOnly(ctx, g);
+  return firstInputOnly(ctx, b.op('Pad', [g, intVector(b, pads)]));
 };
 
 /**
@@ -258,7 +180,7 @@ const gather: VjpRule = (ctx) => {
       const pads = new Array<number>(2 * r).fill(0);
       pads[a] = ids[0]!;
       pads[r + a] = dimA - ids[0]! - ids.length;
-      return [b.op('Pad', [g, b.int64s(pads)]), undefined];
+      return firstInputOnly(ctx, b.op('Pad', [g, b.int64s(pads)]));
     }
   }
 
@@ -282,7 +204,7 @@ const gather: VjpRule = (ctx) => {
     const low = isLowPrecision(elemType);
     const accType = low ? TensorDataType.FLOAT : elemType;
     const g = b.op('ScatterElements', [zerosLike(ctx, x, accType), indices, low ? b.cast(updates, accType) : updates], { axis: attr.int(a), reduction: attr.string('add') });
-    return [low ? b.cast(g, elemType) : g, undefined];
+    return firstInputOnly(ctx, low ? b.cast(g, elemType) : g);
   }
 
   // One-hot [D, m] with onehot[d, j] = (idx[j] == d), then dx = onehot @ dy viewed as [x[:a], m, rest].
@@ -303,7 +225,7 @@ const gather: VjpRule = (ctx) => {
     target = b.op('Concat', [b.op('Slice', [s, b.int64s([0]), b.int64s([a])]), mT, b.int64s([-1])], { axis: attr.int(0) });
   }
   const product = b.op('MatMul', [oneHot, b.reshape(dy, target)]);
-  return [reshapeLike(ctx, product, x), undefined];
+  return firstInputOnly(ctx, reshapeLike(ctx, product, x));
 };
 
 /**
@@ -347,11 +269,11 @@ const pad: VjpRule = (ctx) => {
   const negated = p ? b.int64s(p.map((v) => -v)) : b.neg(asInt64(ctx, ctx.input(1)));
   const inputs = [ctx.dy()!, negated];
   if (ctx.input(3)) inputs.push('', ctx.input(3));
-  return [b.op('Pad', inputs)];
+  return firstInputOnly(ctx, b.op('Pad', inputs));
 };
 
 // Integer outputs (shape arithmetic) carry no cotangent back to the tensor they measure.
-const noGradient: VjpRule = () => [undefined];
+const noGradient: VjpRule = noCotangents;
 
 export const shapeOpRules: Record<string, VjpRule> = {
   Shape: noGradient,

@@ -9,7 +9,7 @@ import { attr } from '../../graph-builder.ts';
 import { TensorDataType } from '../../proto/types.ts';
 import { FLOAT_TYPES } from '../../tensor.ts';
 import { isLowPrecision } from '../precision.ts';
-import type { VjpContext, VjpRule } from '../rule.ts';
+import { firstInputOnly, noCotangents, type VjpContext, type VjpRule } from '../rule.ts';
 import { unbroadcast } from '../unbroadcast.ts';
 
 /** Element type of a forward value, falling back to the node's first output, then first input. */
@@ -167,7 +167,7 @@ const clip: VjpRule = (ctx) => {
   const conds: string[] = [];
   if (lo) conds.push(b.op('GreaterOrEqual', [x, lo]));
   if (hi) conds.push(b.op('LessOrEqual', [x, hi]));
-  const grads: (string | undefined)[] = [];
+  const grads = noCotangents(ctx);
   if (ctx.wants(0)) {
     grads[0] = conds.length === 0 ? dy : masked(ctx, conds.length === 1 ? conds[0]! : b.op('And', conds), dy);
   }
@@ -182,8 +182,7 @@ const dropout: VjpRule = (ctx) => {
     const training = ctx.constInts(2);
     if (!training || training[0] !== 0) ctx.fail('Dropout with training_mode not a constant false cannot be differentiated');
   }
-  const dy = ctx.dy(0);
-  return [dy];
+  return firstInputOnly(ctx, ctx.dy(0));
 };
 
 function castBack(ctx: VjpContext, to: number): (string | undefined)[] {
@@ -219,7 +218,7 @@ const extremum: VjpRule = (ctx) => {
   const n = ctx.node.input.length;
   if (n === 1) return [dy];
   const zero = c(ctx, 0);
-  const grads: (string | undefined)[] = [];
+  const grads = noCotangents(ctx);
   let taken: string | undefined;
   for (let k = 0; k < n; k++) {
     const xk = ctx.input(k);
@@ -238,7 +237,7 @@ const extremum: VjpRule = (ctx) => {
 };
 
 // Boolean and index outputs (masks, argmax) carry no cotangent back to what they compare.
-const noGradient: VjpRule = () => [];
+const noGradient: VjpRule = noCotangents;
 const PREDICATES = ['Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'Not', 'And', 'Or', 'Xor', 'IsNaN', 'IsInf', 'ArgMax', 'ArgMin', 'NonZero'];
 
 export const unaryRules: Record<string, VjpRule> = {

@@ -9,15 +9,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { JobView } from '../../shared/contracts/job-view.ts';
 import { writePixelSpaceFolder } from '../../shared/diffusion/testing/synthetic-folder.ts';
 import { decodeLatentFile } from '../../shared/inversion/outputs/latent-file.ts';
-import { startServer, type RunningServer } from '../api/server.ts';
-import { PNG_BYTES, uploadForm } from '../api/testing/local-api.ts';
-import { EngineRunner } from './engine-runner.ts';
-import type { InversionResult, InversionRunner, InversionTask } from './inversion-runner.ts';
+import { startServer, type RunningServer } from './local-server.ts';
+import { PNG_BYTES, uploadForm } from '../../shared/testing/api-client.ts';
+import { EngineRunner } from '../worker/engine-runner.ts';
+import type { InversionResult, InversionRunner, InversionTask } from '../worker/inversion-runner.ts';
 import { gradientPng } from '../../shared/diffusion/testing/gradient-png.ts';
-import { jsonLogger } from './worker-logger.ts';
-import { freePort } from '../api/testing/free-port.ts';
+import { silentLogger } from '../../shared/platform/logger.ts';
+import { freePort } from '../../shared/testing/free-port.ts';
 
-const silent = jsonLogger({}, () => undefined);
+const silent = silentLogger();
 
 
 class Client {

@@ -1,7 +1,7 @@
 /**
- * The API on Node. With PRECISEINV_BUCKET set it serves the AWS configuration; otherwise the
- * one-machine platform in a data folder, where a given engine runner also gets a worker per model
- * in the same process (`preciseinv serve`).
+ * The local stack's composition root: the API on Node and, in the one-machine mode, a worker per
+ * model in the same process (`preciseinv serve`). With PRECISEINV_BUCKET set it serves the AWS
+ * configuration instead. The only place that wires functions/api and functions/worker together.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -20,13 +20,13 @@ import type { InversionRunner } from '../worker/inversion-runner.ts';
 import { QueueWorker } from '../worker/queue-worker.ts';
 import { webhookPolicyFromEnv } from '../../shared/platform/webhook-destination.ts';
 import { WebhookSender } from '../worker/webhook-sender.ts';
-import { jsonLogger, type Logger } from '../worker/worker-logger.ts';
-import { awsApiDeps, LocalServerEnvironment } from './api-config.ts';
+import { createLogger, type Logger } from '../../shared/platform/logger.ts';
+import { awsApiDeps, LocalServerEnvironment } from '../api/api-config.ts';
 import { parseEnvironment } from '../../shared/platform/environment.ts';
 import type { ModelManifest } from '../../shared/contracts/model-manifest.ts';
-import type { ApiDeps } from './api-deps.ts';
-import { ApiKeyRing, generateApiKey } from './api-keys.ts';
-import { createApp } from './app.ts';
+import type { ApiDeps } from '../api/api-deps.ts';
+import { ApiKeyRing, generateApiKey } from '../api/api-keys.ts';
+import { createApp } from '../api/app.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -60,7 +60,7 @@ async function dataDirSecret(dataDir: string, name: string, make: () => string):
   return { value, created: true };
 }
 
-async function localApiKeys(keys: string[], dataDir: string, log: ReturnType<typeof jsonLogger>): Promise<ApiKeyRing> {
+async function localApiKeys(keys: string[], dataDir: string, log: Logger): Promise<ApiKeyRing> {
   if (keys.length > 0) return ApiKeyRing.fromKeys(keys);
   const devKey = await dataDirSecret(dataDir, 'dev-api-key', generateApiKey);
   if (devKey.created) process.stderr.write(`\nPRECISEINV_API_KEYS is not set; generated a development API key (shown once, kept in ${join(dataDir, 'dev-api-key')}):\n\n  ${devKey.value}\n\n`);
@@ -103,7 +103,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const env = options.env ?? process.env;
   const host = options.host ?? '127.0.0.1';
   const url = `http://${host}:${options.port}`;
-  const log = jsonLogger({ service: 'preciseinv' });
+  const log = createLogger({ service: 'preciseinv' });
   const workers: QueueWorker[] = [];
   let deps: ApiDeps;
   if (env.PRECISEINV_BUCKET) {
@@ -123,6 +123,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       apiKeys: await localApiKeys(config.PRECISEINV_API_KEYS ?? [], options.dataDir, log),
       upload: { maxBytes: config.PRECISEINV_MAX_UPLOAD_BYTES, expiresInSeconds: 900 },
       downloadExpiresInSeconds: 3600,
+      logger: log,
       localSigner: platform.signer,
       webhookPolicy,
     };

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { JobView } from '../../shared/contracts/job-view.ts';
-import { StepRunner } from '../worker/worker.scenarios.ts';
-import { startServer } from './server.ts';
-import { PNG_BYTES, uploadForm } from './testing/local-api.ts';
-import { freePort } from './testing/free-port.ts';
+import { StepRunner } from './worker.scenarios.ts';
+import { startServer } from './local-server.ts';
+import { PNG_BYTES, uploadForm } from '../../shared/testing/api-client.ts';
+import { freePort } from '../../shared/testing/free-port.ts';
 
 
 describe('the one-machine server', () => {

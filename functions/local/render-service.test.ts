@@ -10,11 +10,11 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobView } from '../../shared/contracts/job-view.ts';
 import { gradientPng } from '../../shared/diffusion/testing/gradient-png.ts';
-import { startServer, type RunningServer } from '../api/server.ts';
-import { freePort } from '../api/testing/free-port.ts';
-import { uploadForm } from '../api/testing/local-api.ts';
-import { EngineRunner } from './engine-runner.ts';
-import { jsonLogger } from './worker-logger.ts';
+import { freePort } from '../../shared/testing/free-port.ts';
+import { uploadForm } from '../../shared/testing/api-client.ts';
+import { silentLogger } from '../../shared/platform/logger.ts';
+import { EngineRunner } from '../worker/engine-runner.ts';
+import { startServer, type RunningServer } from './local-server.ts';
 
 const OWNER = 'pk_render_owner';
 const OTHER = 'pk_render_other';
@@ -52,7 +52,7 @@ describe('render and interpolation jobs on the bundled model', () => {
   let b: JobView;
   let plain: JobView;
   beforeAll(async () => {
-    engine = new EngineRunner({ logger: jsonLogger({}, () => undefined), executionProviders: { providers: ['cpu'], reason: 'test' } });
+    engine = new EngineRunner({ logger: silentLogger(), executionProviders: { providers: ['cpu'], reason: 'test' } });
     server = await startServer({ port: await freePort(), dataDir: await mkdtemp(join(tmpdir(), 'pi-render-')), env: { PRECISEINV_API_KEYS: `${OWNER},${OTHER}` }, runner: engine, models: ['tiny'] });
     const outputs = ['latent', 'trajectory', 'reconstruction', 'metrics'];
     a = await invert(await gradientPng(64, 64, 0.4), { outputs });

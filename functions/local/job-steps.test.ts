@@ -4,7 +4,8 @@ import type { JobView } from '../../shared/contracts/job-view.ts';
 import type { StepRecord } from '../../shared/inversion/step-record.ts';
 import { CheckpointStore } from '../worker/checkpoint-store.ts';
 import { encodeCheckpoint } from '../worker/engine-checkpoint.ts';
-import { authed, localApi, OTHER_KEY } from './testing/local-api.ts';
+import { localApi } from '../api/testing/local-api.ts';
+import { authed, OTHER_KEY } from '../../shared/testing/api-client.ts';
 
 const record = (step: number, residual: number): StepRecord => ({ step, timestep: 100 * step, iterations: 3 + step, residual, converged: true, forwardEvals: 4 + step, vjpEvals: 3 + step });
 

@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BatchView } from '../../shared/contracts/job-batch.ts';
 import type { JobView } from '../../shared/contracts/job-view.ts';
-import { StepRunner } from '../worker/worker.scenarios.ts';
-import { startServer } from './server.ts';
-import { authed, localApi, OTHER_KEY, PNG_BYTES, uploadForm } from './testing/local-api.ts';
-import { freePort } from './testing/free-port.ts';
+import { StepRunner } from './worker.scenarios.ts';
+import { startServer } from './local-server.ts';
+import { localApi } from '../api/testing/local-api.ts';
+import { authed, OTHER_KEY, PNG_BYTES, uploadForm } from '../../shared/testing/api-client.ts';
+import { freePort } from '../../shared/testing/free-port.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
 

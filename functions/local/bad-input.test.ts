@@ -9,9 +9,10 @@ import type { Problem } from '../../shared/contracts/problem.ts';
 import { LocalUrlSigner } from '../../shared/platform/local-url-signer.ts';
 import { listAll } from '../../shared/platform/object-store.ts';
 import { QueueWorker } from '../worker/queue-worker.ts';
-import { StepRunner } from '../worker/worker.scenarios.ts';
-import { jsonLogger } from '../worker/worker-logger.ts';
-import { authed, localApi, OTHER_KEY, PNG_BYTES, TEST_KEY, uploadForm } from './testing/local-api.ts';
+import { StepRunner } from './worker.scenarios.ts';
+import { silentLogger } from '../../shared/platform/logger.ts';
+import { localApi } from '../api/testing/local-api.ts';
+import { authed, OTHER_KEY, PNG_BYTES, TEST_KEY, uploadForm } from '../../shared/testing/api-client.ts';
 
 const BASE = 'http://127.0.0.1:8080';
 const post = (body: unknown, headers: Record<string, string> = {}, key = TEST_KEY): RequestInit =>
@@ -37,7 +38,7 @@ async function setup() {
   const view = async (id: string, key = TEST_KEY) => (await (await api.app.request(`/v1/jobs/${id}`, authed(key))).json()) as JobView;
   const worker = (runner: StepRunner) =>
     new QueueWorker(
-      { objects: api.platform.objects, jobs: api.platform.jobs, queue, runner, logger: jsonLogger({}, () => undefined) },
+      { objects: api.platform.objects, jobs: api.platform.jobs, queue, runner, logger: silentLogger() },
       { visibilityTimeoutSeconds: 30, waitSeconds: 0, progressIntervalMs: 0, retryDelaySeconds: () => 0 },
     );
   return { ...api, queue, stored, create, upload, view, worker };

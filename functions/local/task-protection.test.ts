@@ -2,12 +2,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { JobView } from '../../shared/contracts/job-view.ts';
-import { authed, localApi, PNG_BYTES, uploadForm } from '../api/testing/local-api.ts';
-import { QueueWorker } from './queue-worker.ts';
-import { TaskProtection } from './task-protection.ts';
+import { localApi } from '../api/testing/local-api.ts';
+import { authed, PNG_BYTES, uploadForm } from '../../shared/testing/api-client.ts';
+import { QueueWorker } from '../worker/queue-worker.ts';
+import { TaskProtection } from '../worker/task-protection.ts';
 import { StepRunner } from './worker.scenarios.ts';
-import { jsonLogger, type Logger } from './worker-logger.ts';
-import { protectionMinutes } from './worker-process.ts';
+import { silentLogger, createLogger, type Logger } from '../../shared/platform/logger.ts';
+import { protectionMinutes } from '../worker/worker-process.ts';
 
 interface AgentCall {
   method: string;
@@ -40,10 +41,15 @@ afterEach(async () => {
 
 function recordingLogger(): Logger & { errors: string[] } {
   const errors: string[] = [];
-  const logger = jsonLogger({}, (line) => {
-    const entry = JSON.parse(line) as { level: string; msg: string };
-    if (entry.level === 'error') errors.push(entry.msg);
-  });
+  const logger = createLogger(
+    {},
+    {
+      write: (line) => {
+        const entry = JSON.parse(line) as { level: string; msg: string };
+        if (entry.level === 'error') errors.push(entry.msg);
+      },
+    },
+  );
   return Object.assign(logger, { errors });
 }
 
@@ -140,7 +146,7 @@ describe('the queue worker with task protection', () => {
     const created = (await (await app.request('/v1/jobs', authed(undefined, { method: 'POST', body: JSON.stringify({ model: 'tiny', steps: 5 }) }))).json()) as JobView;
     await app.request(created.upload!.url.slice('http://127.0.0.1:8080'.length), { method: 'POST', body: uploadForm(created.upload!.fields, PNG_BYTES) });
     const worker = new QueueWorker(
-      { objects: platform.objects, jobs: platform.jobs, queue: platform.queueFor('tiny'), runner, logger: jsonLogger({}, () => undefined), taskProtection: protection },
+      { objects: platform.objects, jobs: platform.jobs, queue: platform.queueFor('tiny'), runner, logger: silentLogger(), taskProtection: protection },
       { visibilityTimeoutSeconds: 5, waitSeconds: 1, progressIntervalMs: 0 },
     );
     expect(await worker.runOnce()).toBe(1);

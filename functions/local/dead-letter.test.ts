@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { JobView } from '../../shared/contracts/job-view.ts';
-import { authed, localApi, PNG_BYTES, uploadForm } from '../api/testing/local-api.ts';
-import { claim } from './job-transitions.ts';
-import { QueueWorker } from './queue-worker.ts';
+import { localApi } from '../api/testing/local-api.ts';
+import { authed, PNG_BYTES, uploadForm } from '../../shared/testing/api-client.ts';
+import { claim } from '../worker/job-transitions.ts';
+import { QueueWorker } from '../worker/queue-worker.ts';
 import { StepRunner } from './worker.scenarios.ts';
-import { jsonLogger } from './worker-logger.ts';
+import { silentLogger } from '../../shared/platform/logger.ts';
 
 const BASE = 'http://127.0.0.1:8080';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -17,7 +18,7 @@ async function uploadedJob() {
   const queue = api.platform.queueFor('tiny');
   const deadLetter = api.platform.deadLetters.get('tiny')!;
   const worker = new QueueWorker(
-    { objects: api.platform.objects, jobs: api.platform.jobs, queue, deadLetter, runner: new StepRunner(), logger: jsonLogger({}, () => undefined) },
+    { objects: api.platform.objects, jobs: api.platform.jobs, queue, deadLetter, runner: new StepRunner(), logger: silentLogger() },
     { visibilityTimeoutSeconds: 1, waitSeconds: 0 },
   );
   /** What a worker killed right after claiming leaves behind: a running job with a lease nobody renews. */

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseEnvironment } from '../../shared/platform/environment.ts';
 import { WorkerEnvironment } from '../worker/worker-process.ts';
-import { ApiEnvironment } from './api-config.ts';
-import { startServer } from './server.ts';
-import { freePort } from './testing/free-port.ts';
+import { ApiEnvironment } from '../api/api-config.ts';
+import { startServer } from './local-server.ts';
+import { freePort } from '../../shared/testing/free-port.ts';
 
 const dataDir = () => mkdtemp(join(tmpdir(), 'preciseinv-config-'));
 

@@ -7,11 +7,12 @@ import { describe, expect, it } from 'vitest';
 import type { JobView } from '../../shared/contracts/job-view.ts';
 import type { JobQueue } from '../../shared/platform/job-queue.ts';
 import type { ObjectStore } from '../../shared/platform/object-store.ts';
-import { authed, localApi, PNG_BYTES, uploadForm } from '../api/testing/local-api.ts';
-import { QueueWorker } from './queue-worker.ts';
-import type { JobGuard } from './task-protection.ts';
+import { localApi } from '../api/testing/local-api.ts';
+import { authed, PNG_BYTES, uploadForm } from '../../shared/testing/api-client.ts';
+import { QueueWorker } from '../worker/queue-worker.ts';
+import type { JobGuard } from '../worker/task-protection.ts';
 import { StepRunner } from './worker.scenarios.ts';
-import { jsonLogger } from './worker-logger.ts';
+import { silentLogger } from '../../shared/platform/logger.ts';
 
 const BASE = 'http://127.0.0.1:8080';
 
@@ -81,7 +82,7 @@ async function setup(jobCount = 1) {
   const guard = new CountingGuard();
   const runner = new StepRunner(4);
   const worker = new QueueWorker(
-    { objects, jobs: api.platform.jobs, queue, runner, logger: jsonLogger({}, () => undefined), taskProtection: guard },
+    { objects, jobs: api.platform.jobs, queue, runner, logger: silentLogger(), taskProtection: guard },
     // An empty poll lasts 0.3 s: several heartbeats, which would touch any job left claimed.
     { visibilityTimeoutSeconds: 30, waitSeconds: 0.3, heartbeatSeconds: 0.05, progressIntervalMs: 0, retryDelaySeconds: () => 0 },
   );

@@ -12,10 +12,10 @@ import type { JobQueue } from '../../shared/platform/job-queue.ts';
 import type { JobStore } from '../../shared/platform/job-store.ts';
 import { listAll, type ObjectStore } from '../../shared/platform/object-store.ts';
 import type { ApiEnv } from '../api/api-deps.ts';
-import { authed, PNG_BYTES } from '../api/testing/local-api.ts';
-import type { InversionResult, InversionRunner, InversionTask } from './inversion-runner.ts';
-import { QueueWorker, type QueueWorkerOptions } from './queue-worker.ts';
-import { jsonLogger } from './worker-logger.ts';
+import { authed, PNG_BYTES } from '../../shared/testing/api-client.ts';
+import type { InversionResult, InversionRunner, InversionTask } from '../worker/inversion-runner.ts';
+import { QueueWorker, type QueueWorkerOptions } from '../worker/queue-worker.ts';
+import { silentLogger } from '../../shared/platform/logger.ts';
 
 export interface ScenarioPlatform {
   app: OpenAPIHono<ApiEnv>;
@@ -101,7 +101,7 @@ function severable<T extends object>(port: T): { port: T; sever(): void } {
   return { port: proxy, sever: () => (severed = true) };
 }
 
-const silent = jsonLogger({}, () => undefined);
+const silent = silentLogger();
 
 export function workerScenarios(makePlatform: (options: { maxReceiveCount: number }) => Promise<ScenarioPlatform>, visibilityTimeoutSeconds: number): void {
   const options: QueueWorkerOptions = { visibilityTimeoutSeconds, waitSeconds: 1, progressIntervalMs: 0, retryDelaySeconds: () => 0 };

@@ -1,4 +1,5 @@
 import { describe } from 'vitest';
+import { silentLogger } from '../../shared/platform/logger.ts';
 import { modelRegistry } from '../../models/registry.ts';
 import { BatchStore } from '../../shared/platform/batch-store.ts';
 import { JobStore } from '../../shared/platform/job-store.ts';
@@ -7,7 +8,7 @@ import { SqsJobQueue } from '../../shared/platform/sqs-job-queue.ts';
 import { createTestBucket, createTestQueue, emulatorClients, notifyQueueOnUpload } from '../../shared/platform/testing/aws-emulator.ts';
 import { ApiKeyRing } from '../api/api-keys.ts';
 import { createApp } from '../api/app.ts';
-import { OTHER_KEY, TEST_KEY, uploadForm } from '../api/testing/local-api.ts';
+import { OTHER_KEY, TEST_KEY, uploadForm } from '../../shared/testing/api-client.ts';
 import { workerScenarios } from './worker.scenarios.ts';
 
 describe('worker on S3 + SQS (emulator)', () => {
@@ -28,6 +29,7 @@ describe('worker on S3 + SQS (emulator)', () => {
       apiKeys: ApiKeyRing.fromKeys([TEST_KEY, OTHER_KEY]),
       upload: { maxBytes: 1024, expiresInSeconds: 60 },
       downloadExpiresInSeconds: 60,
+      logger: silentLogger(),
     });
     return {
       app,

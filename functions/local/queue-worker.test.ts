@@ -1,4 +1,5 @@
 import { mkdtemp } from 'node:fs/promises';
+import { silentLogger } from '../../shared/platform/logger.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe } from 'vitest';
@@ -6,7 +7,7 @@ import { modelRegistry } from '../../models/registry.ts';
 import { createLocalPlatform } from '../../shared/platform/local-platform.ts';
 import { ApiKeyRing } from '../api/api-keys.ts';
 import { createApp } from '../api/app.ts';
-import { OTHER_KEY, TEST_KEY, uploadForm } from '../api/testing/local-api.ts';
+import { OTHER_KEY, TEST_KEY, uploadForm } from '../../shared/testing/api-client.ts';
 import { workerScenarios } from './worker.scenarios.ts';
 
 const BASE = 'http://127.0.0.1:8080';
@@ -23,6 +24,7 @@ describe('worker on the one-machine platform', () => {
       apiKeys: ApiKeyRing.fromKeys([TEST_KEY, OTHER_KEY]),
       upload: { maxBytes: 1024, expiresInSeconds: 60 },
       downloadExpiresInSeconds: 60,
+      logger: silentLogger(),
       localSigner: platform.signer,
     });
     return {
