@@ -62,7 +62,7 @@ describe('preciseinv edit on the bundled model', () => {
       [['edit', join(dir, 'missing.safetensors')], /no such file: .*missing\.safetensors/],
       [['edit', latent, '--guidance', 'x'], /--guidance expects a non-negative number, got 'x'/],
       [['edit', latent, '--from-step', '9'], /--from-step expects a step number in 1\.\.4 \(the latent was inverted in 4 steps\), got '9'/],
-      [['edit', latent, '--from-step', '0'], /--from-step expects a step number/],
+      [['edit', latent, '--from-step', '0'], /--from-step expects a positive integer, got '0'/],
       [['edit', join(lone, 'latent.safetensors'), '--from-step', '2'], /needs the inversion's trajectory: no .*lone\/trajectory\.safetensors/],
       [['edit', latent, '--frobnicate'], /frobnicate/],
       [['edit', latent, '--model', 'nope'], /nope/],
