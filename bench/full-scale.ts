@@ -207,6 +207,10 @@ function renderReport(rows: readonly Result[]): string[] {
     const params = typeof r['parameters'] === 'number' ? `${((r['parameters'] as number) / 1e6).toFixed(0)}M` : '-';
     lines.push(`| ${label} | ${params} | ${fmt(r['imageSize'], 0)} | ${fmt(r['prepareSeconds'], 1)} / ${gib(r['preparePeakRssMb'])} | ${fmt(r['forwardSessionCreateSeconds'], 1)} / ${fmt(r['forwardSessionSeconds'])} / ${gib(r['forwardSessionPeakRssMb'])} | ${fmt(r['engineCreateSeconds'], 1)} | ${fmt(r['forwardSeconds'])} | ${fmt(r['gradientSeconds'])} | ${fmt(r['vjpOverForward'])} | ${gib(r['peakRssMbForward'])} / ${gib(r['peakRssMb'])} | ${fmt(r['torchEagerForwardSeconds'])} / ${fmt(r['torchEagerForwardBackwardSeconds'])}, ${fmt(r['torchEagerRatio'])}, ${gib(r['torchEagerPeakRssMb'])} | ${fmt(r['torchTracedForwardSeconds'])} / ${fmt(r['torchTracedForwardBackwardSeconds'])}, ${fmt(r['torchRatio'])}, ${gib(r['torchTracedPeakRssMb'])} | ${fmt(r['relError'])} | ${fmt(r['outRelError'])} |`);
   }
+  const below = rows.filter((r) => typeof r['nativeImageSize'] === 'number' && r['nativeImageSize'] !== r['imageSize']);
+  if (below.length) {
+    lines.push('', `Rows marked "native N" ran below the model's native size (\`--latent\`) because the native size does not fit this machine's memory; README's paper-scale section says which step did not fit.`);
+  }
   lines.push('', '## Runs', '');
   for (const r of rows) lines.push(`- ${r.dtype === 'float16' ? `${r.model} fp16` : r.model}: \`${r.run.command}\` at ${r.run.revision}, ${r.run.date} UTC, malloc ${String(r['malloc'])}, torch ${String(r['torch'] ?? '-')}; ${r.run.machine}.`);
   return lines;
