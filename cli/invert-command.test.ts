@@ -5,22 +5,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { gradientPng } from '../shared/diffusion/testing/gradient-png.ts';
 import { decodeLatentFile } from '../shared/inversion/outputs/latent-file.ts';
 import { InversionMetrics } from '../shared/inversion/outputs/inversion-metrics.ts';
-import { main } from './main.ts';
+import { runCli as run } from './testing/run-cli.ts';
 
-/** Runs the command line in-process and collects what it prints. */
-async function run(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  const error = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-  try {
-    const code = await main(args);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
 
 describe('preciseinv invert on the bundled model', () => {
   let dir: string;

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InversionParams } from '../../shared/contracts/job-request.ts';
 import { commands } from '../commands.ts';
 import { invertCommand } from '../invert-command.ts';
-import { main } from '../main.ts';
+import { runCli as run } from '../testing/run-cli.ts';
 import { UsageError } from '../usage-error.ts';
 import { commandHelp, synopsis } from './command-help.ts';
 import type { ValueOption } from './command-spec.ts';
@@ -12,14 +12,6 @@ import { schemaFacts } from './option-schema.ts';
 import { parseCommand } from './parse-command.ts';
 
 /** Runs the command line in-process and collects what it prints to stdout and stderr. */
-async function run(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-  const code = await main(args);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 /** A value the option's schema accepts, as it would be typed on the command line. */
 function acceptedValue(option: ValueOption): string {
