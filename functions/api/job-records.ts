@@ -80,3 +80,17 @@ export async function readOwned<T>(log: Logger, read: () => Promise<T>, what: st
     throw new ApiProblem(500, 'unreadable-record', `the stored record of ${what} '${id}' is damaged (${error.reason}); it cannot be shown or changed: create the ${what} again`);
   }
 }
+
+/**
+ * Stores a new job under its id unless one is there: a retried create with the same body gets the
+ * stored job back (created false); another body under the same Idempotency-Key is refused.
+ */
+export async function createJobOnce(deps: ApiDeps, job: Job): Promise<{ created: boolean; job: Job }> {
+  const { created, record } = await deps.jobs.createIfAbsent(job.id, job);
+  if (!created && record.value.requestHash !== job.requestHash) {
+    throw new ApiProblem(409, 'idempotency-key-reused', 'this Idempotency-Key was already used with a different request body; use a new key for a new job', [
+      { path: 'header.idempotency-key', message: `already used for job '${job.id}'` },
+    ]);
+  }
+  return { created, job: record.value };
+}

@@ -8,7 +8,7 @@ import { isTerminal } from '../../../shared/contracts/job-status.ts';
 import { JobView } from '../../../shared/contracts/job-view.ts';
 import type { ApiDeps, ApiEnv } from '../api-deps.ts';
 import { ApiProblem } from '../api-problem.ts';
-import { checkWebhook, findModel, ownedJob, randomId, requestHash, viewJob } from '../job-records.ts';
+import { checkWebhook, createJobOnce, findModel, ownedJob, randomId, requestHash, viewJob } from '../job-records.ts';
 import { problemResponses } from './problem-responses.ts';
 import { checkSolverBounds } from '../solver-bounds.ts';
 
@@ -78,13 +78,8 @@ export function registerJobRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void
       requestHash: requestHash(body),
       now: now(),
     });
-    const { created, record } = await deps.jobs.createIfAbsent(id, job);
-    if (!created && record.value.requestHash !== job.requestHash) {
-      throw new ApiProblem(409, 'idempotency-key-reused', 'this Idempotency-Key was already used with a different request body; use a new key for a new job', [
-        { path: 'header.idempotency-key', message: `already used for job '${id}'` },
-      ]);
-    }
-    return c.json(await viewJob(deps, record.value), created ? 201 : 200);
+    const { created, job: stored } = await createJobOnce(deps, job);
+    return c.json(await viewJob(deps, stored), created ? 201 : 200);
   });
 
   app.openapi(getJob, async (c) => {

@@ -12,7 +12,7 @@ import { InterpolationRequest, LATENT_CONTENT_TYPE, RenderRequest, type RenderSo
 import type { ApiDeps, ApiEnv } from '../api-deps.ts';
 import { ApiProblem } from '../api-problem.ts';
 import { newJobRecord } from '../../../shared/contracts/new-job-record.ts';
-import { checkWebhook, ownedJob, randomId, requestHash, viewJob } from '../job-records.ts';
+import { checkWebhook, createJobOnce, ownedJob, randomId, requestHash, viewJob } from '../job-records.ts';
 import { IdempotencyHeaders } from './jobs.ts';
 import { problemResponses } from './problem-responses.ts';
 
@@ -68,15 +68,10 @@ export function registerRenderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): v
       requestHash: requestHash(body),
       now: now(),
     });
-    const { created, record } = await deps.jobs.createIfAbsent(id, job);
-    if (!created && record.value.requestHash !== job.requestHash) {
-      throw new ApiProblem(409, 'idempotency-key-reused', 'this Idempotency-Key was already used with a different request body; use a new key for a new job', [
-        { path: 'header.idempotency-key', message: `already used for job '${id}'` },
-      ]);
-    }
+    const stored = await createJobOnce(deps, job);
     // Sent again on a retried create: a duplicate message is harmless (claims are conditional).
-    await deps.queueFor(record.value.model).send(jobMessageBody(id));
-    return { created, job: record.value };
+    await deps.queueFor(stored.job.model).send(jobMessageBody(id));
+    return stored;
   }
 
   app.openapi(createRender, async (c) => {
