@@ -7,13 +7,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { DiffusionPipeline } from '../shared/diffusion/pipeline/diffusion-pipeline.ts';
 import { encodePng } from '../shared/diffusion/image/encode-png.ts';
 import { render, type RenderOptions } from '../shared/editing/render.ts';
 import { InversionParams } from '../shared/contracts/job-request.ts';
 import { latentModel, readLatentArg } from './latent-input.ts';
 import { defineCommand, flag, value } from './options/command-spec.ts';
-import { progressBar } from './progress-bar.ts';
+import { withPipeline } from './with-pipeline.ts';
 import { UsageError } from './usage-error.ts';
 
 // Options that are request fields take the API's own schema, as `invert`'s do.
@@ -59,17 +58,9 @@ export const editCommand = defineCommand(
     const source = needsTrajectory ? readLatentArg(positionals[0]!, { ...(values.trajectory ? { path: values.trajectory } : {}), required: true }) : probe;
     const model = latentModel(source, values.model);
 
-    const pipeline = await DiffusionPipeline.open(model.dir);
-    const bar = progressBar(process.stderr.isTTY && !values.json);
-    const started = performance.now();
-    let out: Awaited<ReturnType<typeof render>>;
-    try {
-      out = await render(pipeline, source, { ...options, onStep: (done, of) => bar.update(done, of, 'step') });
-    } finally {
-      bar.end();
-      await pipeline.release();
-    }
-    const seconds = (performance.now() - started) / 1000;
+    const { result: out, seconds } = await withPipeline(model.dir, values.json, (pipeline, bar) =>
+      render(pipeline, source, { ...options, onStep: (done, of) => bar.update(done, of, 'step') }),
+    );
     const outDir = resolve(values.out!);
     mkdirSync(outDir, { recursive: true });
     const png = join(outDir, 'render.png');

@@ -6,7 +6,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { DiffusionPipeline } from '../shared/diffusion/pipeline/diffusion-pipeline.ts';
 import { encodePng } from '../shared/diffusion/image/encode-png.ts';
 import { animatedWebp } from '../shared/editing/animated-webp.ts';
 import { contactSheetPng } from '../shared/editing/contact-sheet.ts';
@@ -14,7 +13,7 @@ import { checkInterpolable, interpolate } from '../shared/editing/interpolate.ts
 import { INTERPOLATION_MODES, type InterpolationMode } from '../shared/editing/latent-path.ts';
 import { latentModel, readLatentArg } from './latent-input.ts';
 import { defineCommand, flag, value } from './options/command-spec.ts';
-import { progressBar } from './progress-bar.ts';
+import { withPipeline } from './with-pipeline.ts';
 import { UsageError } from './usage-error.ts';
 
 export const interpolateCommand = defineCommand(
@@ -48,17 +47,9 @@ export const interpolateCommand = defineCommand(
     }
     const model = latentModel(a, values.model);
 
-    const pipeline = await DiffusionPipeline.open(model.dir);
-    const bar = progressBar(process.stderr.isTTY && !values.json);
-    const started = performance.now();
-    let result: Awaited<ReturnType<typeof interpolate>>;
-    try {
-      result = await interpolate(pipeline, a, b, { frames, mode, onFrame: (done, of) => bar.update(done, of, 'frame') });
-    } finally {
-      bar.end();
-      await pipeline.release();
-    }
-    const seconds = (performance.now() - started) / 1000;
+    const { result, seconds } = await withPipeline(model.dir, values.json, (pipeline, bar) =>
+      interpolate(pipeline, a, b, { frames, mode, onFrame: (done, of) => bar.update(done, of, 'frame') }),
+    );
     const outDir = resolve(values.out!);
     mkdirSync(outDir, { recursive: true });
     const framePaths: string[] = [];
